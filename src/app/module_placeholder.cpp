@@ -1,0 +1,1 @@
+// Placeholder so the module builds while it is being written; replaced by real sources.

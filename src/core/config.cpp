@@ -1,0 +1,198 @@
+// Configuration loading: defaults < sira.yaml < SIRA_* environment < command-line flags.
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace sira {
+
+namespace {
+
+struct KeySpec {
+  std::string key;
+  // Applies a textual value; returns an error message ("" = ok).
+  std::function<std::string(Config&, const std::string&)> apply;
+};
+
+
+template <class Getter>
+std::function<std::string(Config&, const std::string&)> integer(Getter get, int64_t lo,
+                                                                 int64_t hi) {
+  return [get, lo, hi](Config& c, const std::string& v) -> std::string {
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size())
+      return "must be an integer, got \"" + v + "\"";
+    if (n < lo || n > hi)
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v;
+    get(c) = n;
+    return "";
+  };
+}
+
+template <class Getter>
+std::function<std::string(Config&, const std::string&)> text(Getter get,
+                                                              std::vector<std::string> choices) {
+  return [get, choices](Config& c, const std::string& v) -> std::string {
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end()) {
+      std::string list;
+      for (const auto& ch : choices) list += (list.empty() ? "" : ", ") + ch;
+      return "must be one of " + list + ", got \"" + v + "\"";
+    }
+    if (choices.empty() && v.empty()) return "must not be empty";
+    get(c) = v;
+    return "";
+  };
+}
+
+std::string check_listen(const std::string& v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "must be HOST:PORT, got \"" + v + "\"";
+  std::string port = v.substr(colon + 1);
+  int p = -1;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || p < 0 || p > 65535)
+    return "port must be 0..65535, got \"" + port + "\"";
+  return "";
+}
+
+const std::vector<KeySpec>& specs() {
+  static const std::vector<KeySpec> kSpecs = {
+      {"data_dir", text([](Config& c) -> std::string& { return c.data_dir; }, {})},
+      {"listen",
+       [](Config& c, const std::string& v) -> std::string {
+         auto err = check_listen(v);
+         if (err.empty()) c.listen = v;
+         return err;
+       }},
+      {"log_format", text([](Config& c) -> std::string& { return c.log_format; }, {"text", "json"})},
+      {"log_level", text([](Config& c) -> std::string& { return c.log_level; },
+                         {"trace", "debug", "info", "warn", "error"})},
+      {"http.max_body_bytes",
+       integer([](Config& c) -> int64_t& { return c.http.max_body_bytes; }, 1024, 1LL << 30)},
+      {"http.max_header_bytes",
+       integer([](Config& c) -> int64_t& { return c.http.max_header_bytes; }, 1024, 1 << 20)},
+      {"http.idle_timeout_seconds",
+       integer([](Config& c) -> int64_t& { return c.http.idle_timeout_seconds; }, 1, 86400)},
+      {"http.request_timeout_seconds",
+       integer([](Config& c) -> int64_t& { return c.http.request_timeout_seconds; }, 1, 3600)},
+      {"http.max_connections",
+       integer([](Config& c) -> int64_t& { return c.http.max_connections; }, 1, 1000000)},
+      {"http.threads", integer([](Config& c) -> int64_t& { return c.http.threads; }, 0, 256)},
+      {"http.drain_timeout_seconds",
+       integer([](Config& c) -> int64_t& { return c.http.drain_timeout_seconds; }, 0, 3600)},
+      {"store.synchronous",
+       text([](Config& c) -> std::string& { return c.store.synchronous; }, {"full", "normal"})},
+      {"store.busy_timeout_ms",
+       integer([](Config& c) -> int64_t& { return c.store.busy_timeout_ms; }, 0, 600000)},
+      {"store.read_connections",
+       integer([](Config& c) -> int64_t& { return c.store.read_connections; }, 1, 64)},
+      {"audit.verify_interval_seconds",
+       integer([](Config& c) -> int64_t& { return c.audit.verify_interval_seconds; }, 0, 86400)},
+      {"idempotency_ttl_seconds",
+       integer([](Config& c) -> int64_t& { return c.idempotency_ttl_seconds; }, 60, 30 * 86400)},
+  };
+  return kSpecs;
+}
+
+const KeySpec* find_spec(const std::string& key) {
+  for (const auto& s : specs())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "SIRA_";
+  for (char c : key) out += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+Status apply(Config& c, const std::string& key, const std::string& value,
+             const std::string& origin) {
+  const KeySpec* s = find_spec(key);
+  if (!s) return fail(ErrorCode::kConfig, origin + ": unknown key \"" + key + "\"", key);
+  std::string err = s->apply(c, value);
+  if (!err.empty())
+    return fail(ErrorCode::kConfig, origin + ": key \"" + key + "\" " + err, key);
+  return {};
+}
+
+Status flatten(const YAML::Node& node, const std::string& prefix, Config& c,
+               const std::string& file) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = prefix.empty() ? it->first.as<std::string>()
+                                     : prefix + "." + it->first.as<std::string>();
+    const YAML::Node& v = it->second;
+    if (v.IsMap()) {
+      SIRA_CHECK(flatten(v, key, c, file));
+    } else if (v.IsScalar()) {
+      SIRA_CHECK(apply(c, key, v.Scalar(), file));
+    } else if (v.IsNull()) {
+      continue;
+    } else {
+      return fail(ErrorCode::kConfig, file + ": key \"" + key + "\" must be a scalar value", key);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string>& config_keys() {
+  static const std::vector<std::string> kKeys = [] {
+    std::vector<std::string> keys;
+    for (const auto& s : specs()) keys.push_back(s.key);
+    return keys;
+  }();
+  return kKeys;
+}
+
+Result<Config> load_config(const std::string& yaml_path,
+                           const std::map<std::string, std::string>& env,
+                           const std::map<std::string, std::string>& overrides) {
+  Config c;
+  if (!yaml_path.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(yaml_path);
+    } catch (const YAML::BadFile&) {
+      return fail(ErrorCode::kConfig, "cannot read config file " + yaml_path);
+    } catch (const YAML::Exception& e) {
+      return fail(ErrorCode::kConfig, yaml_path + ": " + e.what());
+    }
+    if (!root.IsNull()) {
+      if (!root.IsMap()) return fail(ErrorCode::kConfig, yaml_path + ": top level must be a map");
+      try {
+        SIRA_CHECK(flatten(root, "", c, yaml_path));
+      } catch (const YAML::Exception& e) {
+        return fail(ErrorCode::kConfig, yaml_path + ": " + e.what());
+      }
+    }
+  }
+  for (const auto& s : specs()) {
+    auto it = env.find(env_name(s.key));
+    if (it != env.end()) SIRA_CHECK(apply(c, s.key, it->second, "environment " + it->first));
+  }
+  for (const auto& [k, v] : overrides) SIRA_CHECK(apply(c, k, v, "command line"));
+  return c;
+}
+
+std::map<std::string, std::string> environment_map() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return out;
+}
+
+}  // namespace sira

@@ -1,0 +1,52 @@
+// Server configuration: defaults, then sira.yaml (when given), then SIRA_* environment
+// variables (key "http.max_body_bytes" <- SIRA_HTTP_MAX_BODY_BYTES), then command-line flags.
+// Every key is validated; a bad one yields an Error of code kConfig whose `field` names it.
+// Plain value type; thread-safe to read once built.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace sira {
+
+struct Config {
+  std::string data_dir = "./data";
+  std::string listen = "127.0.0.1:8080";
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // trace | debug | info | warn | error
+  struct Http {
+    int64_t max_body_bytes = 8 * 1024 * 1024;
+    int64_t max_header_bytes = 16 * 1024;
+    int64_t idle_timeout_seconds = 60;
+    int64_t request_timeout_seconds = 30;
+    int64_t max_connections = 4096;
+    int64_t threads = 0;  // 0 = number of cores
+    int64_t drain_timeout_seconds = 15;
+  } http;
+  struct Store {
+    std::string synchronous = "full";  // full | normal
+    int64_t busy_timeout_ms = 5000;
+    int64_t read_connections = 4;
+  } store;
+  struct Audit {
+    int64_t verify_interval_seconds = 60;  // background re-verification; 0 = only at start
+  } audit;
+  int64_t idempotency_ttl_seconds = 24 * 3600;
+};
+
+// Names of every key accepted in sira.yaml / SIRA_* (dotted form).
+const std::vector<std::string>& config_keys();
+
+// Builds the configuration. `yaml_path` may be empty (no file). `env` holds the environment
+// (name -> value); `overrides` holds dotted keys set from command-line flags.
+Result<Config> load_config(const std::string& yaml_path, const std::map<std::string, std::string>& env,
+                           const std::map<std::string, std::string>& overrides);
+
+// The process environment as a map.
+std::map<std::string, std::string> environment_map();
+
+}  // namespace sira
