@@ -54,9 +54,26 @@ class Transaction {
   virtual Status each(std::string_view sql, const Params& params,
                       const std::function<bool(const Row&)>& fn) = 0;
   Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
-  // Makes the changes durable. Without commit(), destruction rolls back.
+  // Makes the changes durable: runs the before-commit hooks (any error rolls everything back
+  // and is returned), commits, then runs the after-commit hooks. Without commit(), destruction
+  // rolls back and runs the rollback hooks.
   virtual Status commit() = 0;
   virtual bool is_write() const = 0;
+
+  // Hooks let a module keep in-memory state in step with what the transaction made durable.
+  void before_commit(std::function<Status()> fn) { before_commit_.push_back(std::move(fn)); }
+  void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  void on_rollback(std::function<void()> fn) { on_rollback_.push_back(std::move(fn)); }
+
+ protected:
+  Status run_before_commit();
+  void run_after_commit();
+  void run_rollback();
+
+ private:
+  std::vector<std::function<Status()>> before_commit_;
+  std::vector<std::function<void()>> after_commit_;
+  std::vector<std::function<void()>> on_rollback_;
 };
 
 enum class TxKind { kRead, kWrite };
