@@ -302,6 +302,14 @@ Status AuditLog::append(store::Transaction& tx, const std::string& tenant_id,
                     "); writes are frozen until an admin acknowledges it "
                     "(POST /api/v1/audit/acknowledge)");
   }
+  bool seen_in_tx = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(&tx);
+    seen_in_tx = it != pending_.end() &&
+                 std::find(it->second.begin(), it->second.end(), tenant_id) != it->second.end();
+  }
+  if (!seen_in_tx) SIRA_CHECK(reconcile(tx, t));
   Entry e;
   e.tenant_id = tenant_id;
   e.index = static_cast<int64_t>(t.tree.size());  // only the single writer changes the size
@@ -367,6 +375,46 @@ Status AuditLog::append(store::Transaction& tx, const std::string& tenant_id,
     std::lock_guard lock(pending_mu_);
     pending_.erase(key);
   });
+  return {};
+}
+
+Status AuditLog::reconcile(store::Transaction& tx, TenantLog& t) {
+  // Another process (the CLI on the same data directory) may have appended since we last looked:
+  // the write transaction we hold excludes it now, so compare and reload when needed.
+  auto row = SIRA_TRY(tx.query_one(
+      "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries WHERE tenant_id = ?", {t.id}));
+  int64_t stored = row ? row->i64(0) : 0;
+  if (static_cast<uint64_t>(stored) == t.tree.size()) return {};
+  MerkleTree tree;
+  auto check = [this](const TreeHead& h) {
+    return signer_.verify(tree_head_message(h), h.signature);
+  };
+  auto rep = SIRA_TRY(verify_tenant(tx, t.id, check, &tree));
+  if (!rep.ok) {
+    freeze(t, rep);
+    return fail(ErrorCode::kAuditFrozen, "audit log of tenant " + t.id +
+                                             " failed verification at index " +
+                                             std::to_string(rep.first_bad_index) + " (" +
+                                             rep.reason + "); writes are frozen");
+  }
+  {
+    std::unique_lock lock(t.mu);
+    // Keep what this process committed: the reloaded tree must extend it.
+    if (t.committed > 0 && (tree.size() < t.committed ||
+                            tree.root(t.committed) != t.tree.root(t.committed))) {
+      lock.unlock();
+      VerifyReport bad = rep;
+      bad.ok = false;
+      bad.first_bad_index = 0;
+      bad.reason = "stored log no longer extends the entries this server committed";
+      freeze(t, bad);
+      return fail(ErrorCode::kAuditFrozen, "audit log of tenant " + t.id + ": " + bad.reason);
+    }
+    t.tree = std::move(tree);
+    t.committed = t.tree.size();
+    t.head = rep.head;
+  }
+  t.size_gauge->set(static_cast<double>(t.committed));
   return {};
 }
 

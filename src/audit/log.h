@@ -124,6 +124,7 @@ class AuditLog {
   TenantLog& tenant(const std::string& tenant_id);
   const TenantLog* find(const std::string& tenant_id) const;
   void freeze(TenantLog& t, const VerifyReport& report);
+  Status reconcile(store::Transaction& tx, TenantLog& t);
 
   store::Database& db_;
   const Signer& signer_;

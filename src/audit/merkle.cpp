@@ -49,7 +49,9 @@ Hash256 digest2(const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len) 
 }
 
 // Largest power of two strictly smaller than n (n >= 2).
-inline uint64_t split_point(uint64_t n) { return std::bit_floor(n - 1); }
+inline uint64_t split_point(uint64_t n) {
+  return std::bit_floor(n - 1);
+}
 
 }  // namespace
 
@@ -65,7 +67,9 @@ Hash256 node_hash(const Hash256& left, const Hash256& right) {
   return digest2(buf, sizeof buf, nullptr, 0);
 }
 
-Hash256 empty_root() { return digest2(nullptr, 0, nullptr, 0); }
+Hash256 empty_root() {
+  return digest2(nullptr, 0, nullptr, 0);
+}
 
 // ---- MerkleTree ---------------------------------------------------------------------------
 
@@ -123,9 +127,8 @@ Hash256 MerkleTree::subtree(uint64_t begin, uint64_t end) const {
 
 Result<std::vector<Hash256>> MerkleTree::inclusion_proof(uint64_t index, uint64_t n) const {
   if (n > size()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "inclusion proof: tree size " + std::to_string(n) + " exceeds the log size " +
-                    std::to_string(size()));
+    return fail(ErrorCode::kInvalidArgument, "inclusion proof: tree size " + std::to_string(n) +
+                                                 " exceeds the log size " + std::to_string(size()));
   }
   if (index >= n) {
     return fail(ErrorCode::kInvalidArgument, "inclusion proof: leaf index " +
@@ -153,14 +156,12 @@ Result<std::vector<Hash256>> MerkleTree::inclusion_proof(uint64_t index, uint64_
 
 Result<std::vector<Hash256>> MerkleTree::consistency_proof(uint64_t m, uint64_t n) const {
   if (n > size()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "consistency proof: tree size " + std::to_string(n) + " exceeds the log size " +
-                    std::to_string(size()));
+    return fail(ErrorCode::kInvalidArgument, "consistency proof: tree size " + std::to_string(n) +
+                                                 " exceeds the log size " + std::to_string(size()));
   }
   if (m == 0 || m > n) {
-    return fail(ErrorCode::kInvalidArgument, "consistency proof: first size " +
-                                                 std::to_string(m) + " must be in [1, " +
-                                                 std::to_string(n) + "]");
+    return fail(ErrorCode::kInvalidArgument, "consistency proof: first size " + std::to_string(m) +
+                                                 " must be in [1, " + std::to_string(n) + "]");
   }
   std::vector<Hash256> proof;
   proof.reserve(64);

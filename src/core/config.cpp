@@ -1,7 +1,11 @@
 // Configuration loading: defaults < sira.yaml < SIRA_* environment < command-line flags.
 #include "core/config.h"
 
+// yaml-cpp's headers trip g++ 12's -Wdangling-pointer at -O2; the warning is theirs, not ours.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
 #include <yaml-cpp/yaml.h>
+#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cctype>

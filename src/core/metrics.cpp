@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace sira {
@@ -37,7 +38,10 @@ std::string format_value(double v) {
     return buf;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  for (int precision : {6, 15, 17}) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 

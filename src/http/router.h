@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "http/message.h"
 
 namespace sira::http {
@@ -34,5 +35,7 @@ class Router {
 // A problem+json (RFC 9457) response: type "https://sira.dev/problems/<slug>".
 Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail,
                  std::string_view instance = {});
+// The problem response of an Error: status, slug and title from error_status/slug/title().
+Response problem(const Error& error, std::string_view instance = {});
 
 }  // namespace sira::http

@@ -1,0 +1,45 @@
+// The /api/v1 surface and the operational endpoints (/healthz, /readyz, /metrics), translating
+// HTTP requests into calls on the domain services. Holds no domain rules of its own.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/idempotency.h"
+#include "audit/log.h"
+#include "auth/service.h"
+#include "core/clock.h"
+#include "core/metrics.h"
+#include "http/router.h"
+
+namespace sira::api {
+
+// One readiness check: name, ok, detail.
+struct Check {
+  std::string name;
+  bool ok = false;
+  std::string detail;
+};
+
+struct Services {
+  auth::AuthService& auth;
+  audit::AuditLog& audit;
+  IdempotencyStore& idempotency;
+  MetricsRegistry& metrics;
+  const Clock& clock;
+  // Current readiness checks (store, migrations, audit verification...).
+  std::function<std::vector<Check>()> readiness;
+};
+
+void add_system_routes(http::Router& router, Services& s);
+void add_auth_routes(http::Router& router, Services& s);
+void add_audit_routes(http::Router& router, Services& s);
+
+inline void add_all_routes(http::Router& router, Services& s) {
+  add_system_routes(router, s);
+  add_auth_routes(router, s);
+  add_audit_routes(router, s);
+}
+
+}  // namespace sira::api

@@ -1,0 +1,259 @@
+// Object graph, start-up sequence, background loops and data directory handling.
+#include "app/app.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include "api/idempotency.h"
+#include "api/routes.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "store/sqlite.h"
+
+namespace sira::app {
+
+namespace fs = std::filesystem;
+
+DataPaths::DataPaths(const std::string& data_dir)
+    : dir(data_dir),
+      database((fs::path(data_dir) / "sira.db").string()),
+      signing_key((fs::path(data_dir) / "audit_ed25519.pem").string()),
+      lock((fs::path(data_dir) / "sira.lock").string()) {}
+
+std::vector<store::Migration> all_migrations() {
+  std::vector<store::Migration> all;
+  for (auto&& list : {audit::AuditLog::migrations(), auth::AuthService::migrations(),
+                      api::IdempotencyStore::migrations()})
+    all.insert(all.end(), list.begin(), list.end());
+  return all;
+}
+
+Result<DataLock> DataLock::acquire(const DataPaths& paths) {
+  int fd = ::open(paths.lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(ErrorCode::kIo, "cannot open lock file " + paths.lock);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return fail(ErrorCode::kConflict,
+                "another sira server is already running on data directory " + paths.dir);
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) == 0) (void)!write(fd, pid.data(), pid.size());
+  return DataLock(fd);
+}
+
+bool DataLock::held_by_other(const DataPaths& paths) {
+  int fd = ::open(paths.lock.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return held;
+}
+
+DataLock::DataLock(DataLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+DataLock::~DataLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const Clock& clock,
+                                              const OpenOptions& o) {
+  auto ctx = std::make_unique<Context>(data_dir, clock);
+  std::error_code ec;
+  if (!fs::exists(data_dir, ec)) {
+    if (!o.create)
+      return fail(ErrorCode::kNotFound, "data directory " + data_dir +
+                                            " does not exist; run `sira init --data " + data_dir +
+                                            "` first");
+    fs::create_directories(data_dir, ec);
+    if (ec) return fail(ErrorCode::kIo, "cannot create data directory " + data_dir + ": " + ec.message());
+    ::chmod(data_dir.c_str(), 0700);
+  }
+  if (!o.create && !fs::exists(ctx->paths.database))
+    return fail(ErrorCode::kNotFound, "no sira database in " + data_dir +
+                                          "; run `sira init --data " + data_dir + "` first");
+  store::SqliteOptions so;
+  so.path = ctx->paths.database;
+  so.synchronous = o.synchronous;
+  so.read_connections = o.read_connections;
+  so.busy_timeout_ms = o.busy_timeout_ms;
+  ctx->db = SIRA_TRY(store::open_sqlite(so));
+  if (o.migrate) SIRA_CHECK(store::migrate(*ctx->db, all_migrations(), clock.now_ms()));
+  else SIRA_CHECK(store::check_schema(*ctx->db, all_migrations()));
+  auto signer = o.create ? audit::Signer::load_or_create(ctx->paths.signing_key)
+                         : audit::Signer::load(ctx->paths.signing_key);
+  if (!signer) return std::unexpected(signer.error());
+  ctx->signer = std::make_unique<audit::Signer>(std::move(*signer));
+  ctx->audit = std::make_unique<audit::AuditLog>(*ctx->db, *ctx->signer, clock, ctx->metrics);
+  ctx->startup_verification = SIRA_TRY(ctx->audit->open());
+  ctx->auth = std::make_unique<auth::AuthService>(*ctx->db, *ctx->audit, clock);
+  return ctx;
+}
+
+Result<auth::Bootstrap> initialise(Context& ctx, const std::string& tenant_name) {
+  return ctx.auth->bootstrap(tenant_name);
+}
+
+namespace {
+
+// Periodic work: audit re-verification and idempotency key expiry.
+class BackgroundLoop {
+ public:
+  BackgroundLoop(Context& ctx, api::IdempotencyStore& idem, int64_t verify_interval_s)
+      : ctx_(ctx), idem_(idem), interval_(verify_interval_s) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~BackgroundLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    using namespace std::chrono;
+    auto next_verify = steady_clock::now() + seconds(interval_ > 0 ? interval_ : 3600);
+    auto next_purge = steady_clock::now() + minutes(10);
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      cv_.wait_until(lock, std::min(next_verify, next_purge), [this] { return stop_; });
+      if (stop_) break;
+      lock.unlock();
+      auto now = steady_clock::now();
+      if (interval_ > 0 && now >= next_verify) {
+        if (auto reps = ctx_.audit->reverify_all(); !reps)
+          log_error("audit re-verification could not read the store", {{"error", reps.error().detail}});
+        next_verify = now + seconds(interval_);
+      } else if (interval_ == 0) {
+        next_verify = now + hours(1);
+      }
+      if (now >= next_purge) {
+        if (auto st = idem_.purge_expired(); !st)
+          log_warn("idempotency purge failed", {{"error", st.error().detail}});
+        next_purge = now + minutes(10);
+      }
+      lock.lock();
+    }
+  }
+
+  Context& ctx_;
+  api::IdempotencyStore& idem_;
+  int64_t interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int serve(const Config& config, const std::function<void(const std::string&)>& on_listening,
+          const std::function<void(const std::string&)>& on_bootstrap) {
+  static SystemClock clock;
+  DataPaths paths(config.data_dir);
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  auto lock = DataLock::acquire(paths);
+  if (!lock) {
+    log_error("cannot start", {{"error", lock.error().detail}});
+    return 1;
+  }
+  OpenOptions oo;
+  oo.create = true;
+  oo.migrate = true;
+  oo.synchronous = config.store.synchronous;
+  oo.read_connections = static_cast<int>(config.store.read_connections);
+  oo.busy_timeout_ms = static_cast<int>(config.store.busy_timeout_ms);
+  auto opened = open_context(config.data_dir, clock, oo);
+  if (!opened) {
+    log_error("cannot start", {{"error", opened.error().detail}});
+    return 1;
+  }
+  Context& ctx = **opened;
+  auto sys = ctx.auth->system_tenant();
+  if (!sys) {
+    log_error("cannot start", {{"error", sys.error().detail}});
+    return 1;
+  }
+  if (!*sys) {
+    auto b = initialise(ctx, "admin");
+    if (!b) {
+      log_error("cannot initialise the data directory", {{"error", b.error().detail}});
+      return 1;
+    }
+    on_bootstrap(b->admin_token.secret);
+  }
+  for (const auto& rep : ctx.startup_verification)
+    if (!rep.ok)
+      log_error("audit log failed verification at start",
+                {{"tenant", rep.tenant_id}, {"first_bad_index", std::to_string(rep.first_bad_index)},
+                 {"reason", rep.reason}});
+
+  ctx.metrics.gauge("sira_build_info", "Build information.",
+                    {{"version", SIRA_BUILD_VERSION}, {"revision", SIRA_BUILD_REVISION}})
+      .set(1);
+  auto& started = ctx.metrics.gauge("sira_start_time_seconds", "Start time of the process.");
+  started.set(static_cast<double>(clock.now_ms()) / 1000.0);
+
+  api::IdempotencyStore idem(*ctx.db, clock, config.idempotency_ttl_seconds);
+  std::atomic<bool> draining{false};
+  api::Services services{*ctx.auth, *ctx.audit, idem, ctx.metrics, clock, nullptr};
+  services.readiness = [&]() {
+    std::vector<api::Check> checks;
+    auto tx = ctx.db->begin(store::TxKind::kRead);
+    bool store_ok = tx && (*tx)->query_one("SELECT 1").has_value();
+    checks.push_back({"store", store_ok, store_ok ? ctx.db->backend() + " open" : "store unavailable"});
+    auto schema = store::check_schema(*ctx.db, all_migrations());
+    checks.push_back({"migrations", schema.has_value(),
+                      schema ? "all applied" : schema.error().detail});
+    auto failures = ctx.audit->failures();
+    std::string detail = "verified at start";
+    for (const auto& f : failures)
+      detail = "tenant " + f.tenant_id + " frozen: first bad index " +
+               std::to_string(f.first_bad_index) + " (" + f.reason + ")";
+    checks.push_back({"audit", failures.empty(), detail});
+    checks.push_back({"accepting", !draining.load(), draining ? "shutting down" : "yes"});
+    return checks;
+  };
+
+  http::Router router;
+  api::add_all_routes(router, services);
+
+  http::ServerOptions so;
+  so.listen = config.listen;
+  so.max_body_bytes = config.http.max_body_bytes;
+  so.max_header_bytes = config.http.max_header_bytes;
+  so.idle_timeout_seconds = config.http.idle_timeout_seconds;
+  so.request_timeout_seconds = config.http.request_timeout_seconds;
+  so.max_connections = config.http.max_connections;
+  so.drain_timeout_seconds = config.http.drain_timeout_seconds;
+  so.threads = config.http.threads > 0 ? static_cast<int>(config.http.threads)
+                                       : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  http::Server server(so, router, ctx.metrics);
+  auto bound = server.bind();
+  if (!bound) {
+    log_error("cannot listen", {{"listen", config.listen}, {"error", bound.error().detail}});
+    return 1;
+  }
+  server.on_stop([&] {
+    draining = true;
+    log_info("shutting down: draining in-flight requests");
+  });
+  {
+    BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds);
+    log_info("sira listening", {{"address", *bound}, {"data", config.data_dir}});
+    on_listening(*bound);
+    server.run();
+  }
+  log_info("sira stopped");
+  return 0;
+}
+
+}  // namespace sira::app
