@@ -522,7 +522,9 @@ Result<CreatedToken> AuthService::create_token(const Principal& p, const NewToke
                                   {p.tenant_id, user_id}));
   }
   if (!user) return fail(ErrorCode::kInvalidArgument, "no user " + user_id + " in this tenant", "user_id");
-  if (!subset(in.roles, roles_from_csv(user->str(1))))
+  auto user_roles = roles_from_csv(user->str(1));
+  bool user_is_admin = std::find(user_roles.begin(), user_roles.end(), Role::kAdmin) != user_roles.end();
+  if (!user_is_admin && !subset(in.roles, user_roles))
     return fail(ErrorCode::kInvalidArgument, "a token cannot hold roles its user does not have",
                 "roles");
   CreatedToken c;
