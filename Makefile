@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers around them.
-.PHONY: run test build build-release build-test setup bench clean format
+.PHONY: run test build configure-release build-release build-test setup bench clean format
 
 JOBS ?= 2
 RELEASE_DIR := build/release
@@ -10,9 +10,11 @@ LISTEN ?= 127.0.0.1:8080
 setup:
 	@scripts/setup
 
-build-release: setup
+configure-release: setup
 	@cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIRA_BUILD_TESTS=OFF >/dev/null
-	@cmake --build $(RELEASE_DIR) -j $(JOBS)
+
+build-release: configure-release
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target sira
 
 run: build-release
 	@$(RELEASE_DIR)/sira serve --data $(DATA) --listen $(LISTEN)
@@ -24,7 +26,8 @@ build-test: setup
 test: build-test
 	@cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
 
-bench: build-release
+bench: configure-release
+	@cmake --build $(RELEASE_DIR) -j $(JOBS)
 	@bench/run
 
 format:
