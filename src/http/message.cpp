@@ -29,7 +29,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::optional<std::string> Request::header(std::string_view name) const {
   // Tolerate a mixed-case lookup; the stored names are always lower case.
-  auto it = has_upper(name) ? headers.find(internal::ascii_lower(name)) : headers.find(std::string(name));
+  auto it =
+      has_upper(name) ? headers.find(internal::ascii_lower(name)) : headers.find(std::string(name));
   if (it == headers.end()) return std::nullopt;
   return it->second;
 }

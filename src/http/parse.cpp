@@ -1,11 +1,12 @@
 // Request-line helpers: percent-decoding, query splitting, traceparent and random ids.
+#include "http/internal/parse.h"
+
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <random>
 
 #include "core/crypto.h"
-#include "http/internal/parse.h"
 
 namespace sira::http::internal {
 namespace {
@@ -24,7 +25,9 @@ bool is_lower_hex(std::string_view s) {
   return true;
 }
 
-bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+bool all_zero(std::string_view s) {
+  return s.find_first_not_of('0') == std::string_view::npos;
+}
 
 bool starts_with_icase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;

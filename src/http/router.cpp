@@ -87,8 +87,8 @@ std::vector<std::string> path_segments(const Request& req) {
 void Router::add(std::string method, std::string pattern, Handler handler) {
   auto parts = split_path(pattern);
   std::vector<std::string> segments(parts.begin(), parts.end());
-  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments),
-                          std::move(handler)});
+  routes_.push_back(
+      Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 
 Response Router::dispatch(Request& req) const {
@@ -135,11 +135,15 @@ Response Router::dispatch(Request& req) const {
   try {
     return best->handler(req);
   } catch (const std::exception& e) {
-    log_error("handler failed", {{"route", best->pattern}, {"method", req.method},
-                                 {"trace_id", req.trace_id}, {"error", e.what()}});
+    log_error("handler failed", {{"route", best->pattern},
+                                 {"method", req.method},
+                                 {"trace_id", req.trace_id},
+                                 {"error", e.what()}});
   } catch (...) {
-    log_error("handler failed", {{"route", best->pattern}, {"method", req.method},
-                                 {"trace_id", req.trace_id}, {"error", "unknown exception"}});
+    log_error("handler failed", {{"route", best->pattern},
+                                 {"method", req.method},
+                                 {"trace_id", req.trace_id},
+                                 {"error", "unknown exception"}});
   }
   return problem(Error(ErrorCode::kInternal, "the server failed to handle this request"),
                  raw_path(req));

@@ -39,8 +39,8 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 
 // Bounded label values: an unknown method token from a client must not create new series.
 std::string method_label(std::string_view m) {
-  static constexpr std::string_view kKnown[] = {"GET",  "POST",    "PUT",     "PATCH",
-                                                "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"};
+  static constexpr std::string_view kKnown[] = {"GET",  "POST",    "PUT",   "PATCH",  "DELETE",
+                                                "HEAD", "OPTIONS", "TRACE", "CONNECT"};
   for (auto k : kKnown) {
     if (m == k) return std::string(m);
   }
@@ -74,7 +74,8 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string format_endpoint(const tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  if (ep.address().is_v6())
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -128,8 +129,9 @@ struct Server::Impl {
         signals(strand),
         drain_timer(strand) {
     open_connections = &metrics.gauge("http_open_connections", "Open HTTP connections");
-    rejected_connections = &metrics.counter(
-        "http_connections_rejected_total", "Connections refused with 503 because of max_connections");
+    rejected_connections =
+        &metrics.counter("http_connections_rejected_total",
+                         "Connections refused with 503 because of max_connections");
   }
 
   ~Impl() { shutting_down = true; }
@@ -143,7 +145,7 @@ struct Server::Impl {
   // Declared before ioc: coroutine frames destroyed with the io_context unregister here.
   std::mutex mu;
   std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
-  std::vector<std::function<void()>> stop_callbacks;             // guarded by mu
+  std::vector<std::function<void()>> stop_callbacks;            // guarded by mu
   std::atomic<int64_t> active{0};
   std::atomic<bool> stopping{false};
   std::atomic<bool> shutting_down{false};
@@ -171,7 +173,9 @@ struct Server::Impl {
   Response handle(Exchange& ex, bhttp::request<bhttp::string_body>&& msg, const Connection& c);
   void record(const Exchange& ex, int status, size_t bytes);
 
-  std::chrono::seconds secs(int64_t v) const { return std::chrono::seconds(std::max<int64_t>(v, 1)); }
+  std::chrono::seconds secs(int64_t v) const {
+    return std::chrono::seconds(std::max<int64_t>(v, 1));
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -394,9 +398,9 @@ asio::awaitable<void> Server::Impl::reject(std::shared_ptr<Connection> c) {
   ex.request_id = internal::random_hex(16);
   ex.req.trace_id = internal::random_hex(16);
   ex.req.remote_address = c->remote;
-  co_await respond(*c, ex,
-                   problem(Error(ErrorCode::kUnavailable, "too many open connections, retry later")),
-                   false, false);
+  co_await respond(
+      *c, ex, problem(Error(ErrorCode::kUnavailable, "too many open connections, retry later")),
+      false, false);
   co_await linger_close(*c);
 }
 
@@ -435,8 +439,8 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> c) {
     if (buffer.size() == 0) {
       // Idle: nothing of the next request has arrived. stop() may cancel this read.
       c->idle = true;
-      c->stream.expires_after(secs(first ? options.request_timeout_seconds
-                                         : options.idle_timeout_seconds));
+      c->stream.expires_after(
+          secs(first ? options.request_timeout_seconds : options.idle_timeout_seconds));
       auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
       c->idle = false;
       if (ec) break;
@@ -449,8 +453,8 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> c) {
     ex.req.remote_address = c->remote;
     c->stream.expires_after(secs(options.request_timeout_seconds));
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(std::clamp<int64_t>(
-        options.max_header_bytes, 1, std::numeric_limits<uint32_t>::max())));
+    parser.header_limit(static_cast<uint32_t>(
+        std::clamp<int64_t>(options.max_header_bytes, 1, std::numeric_limits<uint32_t>::max())));
     parser.body_limit(static_cast<uint64_t>(std::max<int64_t>(options.max_body_bytes, 0)));
 
     auto [hec, hn] = co_await bhttp::async_read_header(c->stream, buffer, parser, kNoThrow);
@@ -459,8 +463,7 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> c) {
       const auto& head = parser.get();
       if (head.version() >= 11 && iequals(head[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] =
-            co_await asio::async_write(c->stream, asio::buffer(kContinue), kNoThrow);
+        auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(kContinue), kNoThrow);
         if (wec) break;
       }
       auto [bec, bn] = co_await bhttp::async_read(c->stream, buffer, parser, kNoThrow);
@@ -570,6 +573,7 @@ asio::awaitable<bool> Server::Impl::respond(Connection& c, Exchange& ex, Respons
   bhttp::response<bhttp::string_body> out;
   out.version(ex.version);
   out.result(static_cast<unsigned>(status));
+  std::string content_type = std::move(res.content_type);
   for (auto& [name, value] : res.headers) {
     if (!is_token(name)) continue;
     std::string lower = internal::ascii_lower(name);
@@ -577,8 +581,13 @@ asio::awaitable<bool> Server::Impl::respond(Connection& c, Exchange& ex, Respons
       if (iequals(value, "close")) keep_alive = false;
       continue;
     }
+    if (lower == "content-type") {
+      content_type = value;  // an explicit header wins over Response::content_type
+      continue;
+    }
+    // Framing and correlation headers belong to the server.
     if (lower == "content-length" || lower == "transfer-encoding" || lower == "server" ||
-        lower == "content-type" || lower == "traceparent" || lower == "x-request-id") {
+        lower == "traceparent" || lower == "x-request-id") {
       continue;
     }
     out.insert(name, field_value(value));
@@ -587,7 +596,7 @@ asio::awaitable<bool> Server::Impl::respond(Connection& c, Exchange& ex, Respons
   const bool bodiless = status / 100 == 1 || status == 204 || status == 304;
   size_t bytes = 0;
   if (!bodiless) {
-    out.set(bhttp::field::content_type, field_value(res.content_type));
+    out.set(bhttp::field::content_type, field_value(content_type));
     bytes = res.body.size();
     out.body() = std::move(res.body);
     out.content_length(bytes);
@@ -654,7 +663,9 @@ Result<std::string> Server::bind() {
   return impl_->bind();
 }
 
-void Server::run() { impl_->run(); }
+void Server::run() {
+  impl_->run();
+}
 
 void Server::stop() {
   Impl* self = impl_.get();

@@ -42,7 +42,8 @@ class Server {
   void run();
   // Stops accepting, finishes in-flight requests, closes idle connections. Thread-safe.
   void stop();
-  // Called once when a stop begins (signal or stop()), before draining.
+  // Called once when a stop begins (signal or stop()), before draining. Runs on an io thread
+  // while that thread serves nothing else: keep it short. Thread-safe.
   void on_stop(std::function<void()> callback);
 
  private:

@@ -6,7 +6,7 @@
 namespace sira::http::internal {
 namespace {
 
-TEST(PercentDecode, DecodesAndRejects) {
+TEST(HttpPercentDecode, DecodesAndRejects) {
   std::string out;
   EXPECT_TRUE(percent_decode("/a%20b/%2Fc%c3%A9", false, &out));
   EXPECT_EQ(out, "/a b//c\xc3\xa9");
@@ -21,7 +21,7 @@ TEST(PercentDecode, DecodesAndRejects) {
   EXPECT_FALSE(percent_decode(std::string_view("a\0b", 3), false, &out));
 }
 
-TEST(SplitTarget, OriginAndAbsoluteForm) {
+TEST(HttpSplitTarget, OriginAndAbsoluteForm) {
   std::string_view path, query;
   ASSERT_TRUE(split_target("/x/y?a=1&b", &path, &query));
   EXPECT_EQ(path, "/x/y");
@@ -38,7 +38,7 @@ TEST(SplitTarget, OriginAndAbsoluteForm) {
   EXPECT_FALSE(split_target("x/y", &path, &query));
 }
 
-TEST(ParseQuery, MultimapWithPlusAsSpace) {
+TEST(HttpParseQuery, MultimapWithPlusAsSpace) {
   std::multimap<std::string, std::string> q;
   ASSERT_TRUE(parse_query("a=1&b=x+y%21&a=2&&flag&e=", &q));
   EXPECT_EQ(q.count("a"), 2u);
@@ -50,7 +50,7 @@ TEST(ParseQuery, MultimapWithPlusAsSpace) {
   EXPECT_FALSE(parse_query("a=%00", &bad));
 }
 
-TEST(TraceParent, ValidAndInvalid) {
+TEST(HttpTraceParent, ValidAndInvalid) {
   auto tp = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   ASSERT_TRUE(tp);
   EXPECT_EQ(tp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -60,26 +60,26 @@ TEST(TraceParent, ValidAndInvalid) {
   EXPECT_TRUE(parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz"));
   for (const char* bad : {
            "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",   // v00 is exact
-           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",      // zero trace id
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",      // zero parent id
-           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",      // forbidden version
-           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",      // upper case
-           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",       // short trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",  // v00 is exact
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero parent id
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // forbidden version
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    // upper case
+           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",     // short trace id
            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
        }) {
     EXPECT_FALSE(parse_traceparent(bad)) << bad;
   }
 }
 
-TEST(RequestId, Validation) {
+TEST(HttpRequestId, Validation) {
   EXPECT_TRUE(valid_request_id("abc-123"));
   EXPECT_FALSE(valid_request_id(""));
   EXPECT_FALSE(valid_request_id("a b"));
   EXPECT_FALSE(valid_request_id(std::string(129, 'a')));
 }
 
-TEST(RandomHex, LengthAndVariety) {
+TEST(HttpRandomHex, LengthAndVariety) {
   std::string a = random_hex(16);
   std::string b = random_hex(16);
   EXPECT_EQ(a.size(), 32u);

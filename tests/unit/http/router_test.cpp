@@ -24,9 +24,11 @@ Response text(std::string body) {
   return r;
 }
 
-boost::json::object body_of(const Response& r) { return boost::json::parse(r.body).as_object(); }
+boost::json::object body_of(const Response& r) {
+  return boost::json::parse(r.body).as_object();
+}
 
-TEST(Router, MatchesLiteralRoutes) {
+TEST(HttpRouter, MatchesLiteralRoutes) {
   Router router;
   router.add("GET", "/healthz", [](Request&) { return text("ok"); });
   router.add("GET", "/", [](Request&) { return text("root"); });
@@ -39,7 +41,7 @@ TEST(Router, MatchesLiteralRoutes) {
   EXPECT_EQ(router.dispatch(root).body, "root");
 }
 
-TEST(Router, FillsCapturesAndRoute) {
+TEST(HttpRouter, FillsCapturesAndRoute) {
   Router router;
   router.add("GET", "/api/v1/users/{id}/tokens/{token}", [](Request& req) {
     return text(req.path_param("id") + "|" + req.path_param("token"));
@@ -53,7 +55,7 @@ TEST(Router, FillsCapturesAndRoute) {
   EXPECT_EQ(req.path_param("missing"), "");
 }
 
-TEST(Router, EncodedSlashStaysInsideCapture) {
+TEST(HttpRouter, EncodedSlashStaysInsideCapture) {
   Router router;
   router.add("GET", "/files/{name}", [](Request& r) { return text(r.path_param("name")); });
   Request req;
@@ -69,7 +71,7 @@ TEST(Router, EncodedSlashStaysInsideCapture) {
   EXPECT_EQ(router.dispatch(plain).body, "x");
 }
 
-TEST(Router, CaptureDoesNotMatchEmptyOrExtraSegments) {
+TEST(HttpRouter, CaptureDoesNotMatchEmptyOrExtraSegments) {
   Router router;
   router.add("GET", "/items/{id}", [](Request&) { return text("item"); });
   for (const char* path : {"/items/", "/items", "/items/a/b", "/items/a/"}) {
@@ -78,7 +80,7 @@ TEST(Router, CaptureDoesNotMatchEmptyOrExtraSegments) {
   }
 }
 
-TEST(Router, LiteralSegmentBeatsCaptureWhateverTheOrder) {
+TEST(HttpRouter, LiteralSegmentBeatsCaptureWhateverTheOrder) {
   Router router;
   router.add("GET", "/users/{id}", [](Request& r) { return text("id=" + r.path_param("id")); });
   router.add("GET", "/users/me", [](Request&) { return text("me"); });
@@ -89,7 +91,7 @@ TEST(Router, LiteralSegmentBeatsCaptureWhateverTheOrder) {
   EXPECT_EQ(router.dispatch(other).body, "id=u1");
 }
 
-TEST(Router, UnknownPathIsNotFoundProblem) {
+TEST(HttpRouter, UnknownPathIsNotFoundProblem) {
   Router router;
   router.add("GET", "/a", [](Request&) { return text("a"); });
   auto req = make("GET", "/nope");
@@ -103,7 +105,7 @@ TEST(Router, UnknownPathIsNotFoundProblem) {
   EXPECT_TRUE(req.route.empty());
 }
 
-TEST(Router, OtherMethodIsMethodNotAllowedWithAllow) {
+TEST(HttpRouter, OtherMethodIsMethodNotAllowedWithAllow) {
   Router router;
   router.add("GET", "/things/{id}", [](Request&) { return text("get"); });
   router.add("DELETE", "/things/{id}", [](Request&) { return text("delete"); });
@@ -121,7 +123,7 @@ TEST(Router, OtherMethodIsMethodNotAllowedWithAllow) {
   EXPECT_EQ(req.route, "/things/{id}");
 }
 
-TEST(Router, ThrowingHandlerBecomesInternalProblem) {
+TEST(HttpRouter, ThrowingHandlerBecomesInternalProblem) {
   Router router;
   router.add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("secret"); });
   router.add("GET", "/boom2", [](Request&) -> Response { throw 42; });
@@ -135,9 +137,9 @@ TEST(Router, ThrowingHandlerBecomesInternalProblem) {
   EXPECT_EQ(router.dispatch(req2).status, 500);
 }
 
-TEST(Problem, SerializesAndEscapes) {
-  Response res = problem(400, "invalid-argument", "Invalid \"argument\"", "line\nbreak \\ ok",
-                         "/x?y");
+TEST(HttpProblem, SerializesAndEscapes) {
+  Response res =
+      problem(400, "invalid-argument", "Invalid \"argument\"", "line\nbreak \\ ok", "/x?y");
   EXPECT_EQ(res.status, 400);
   EXPECT_EQ(res.content_type, "application/problem+json");
   auto body = body_of(res);
@@ -148,7 +150,7 @@ TEST(Problem, SerializesAndEscapes) {
   EXPECT_EQ(body.at("status").as_int64(), 400);
 }
 
-TEST(Problem, FromError) {
+TEST(HttpProblem, FromError) {
   Response res = problem(Error(ErrorCode::kConflict, "name taken"));
   EXPECT_EQ(res.status, 409);
   auto body = body_of(res);
@@ -157,7 +159,7 @@ TEST(Problem, FromError) {
   EXPECT_FALSE(body.contains("instance"));
 }
 
-TEST(Message, Accessors) {
+TEST(HttpMessage, Accessors) {
   Request req;
   req.headers["x-thing"] = "1";
   req.query.emplace("a", "1");

@@ -101,7 +101,7 @@ class Client {
       }
       pos = next + 2;
     }
-    if (r.status / 100 == 1) {
+    if (r.status / 100 == 1 || r.status == 204 || r.status == 304) {
       r.ok = true;
       return r;
     }
@@ -160,15 +160,16 @@ Response text(std::string body) {
   return r;
 }
 
-class ServerTest : public ::testing::Test {
+class HttpServerTest : public ::testing::Test {
  protected:
-  ServerTest() {
+  HttpServerTest() {
     options_.listen = "127.0.0.1:0";
     options_.threads = 2;
     options_.handle_signals = false;
     options_.access_log = false;
     router_.add("GET", "/hello", [](Request&) { return text("hello"); });
-    router_.add("GET", "/items/{id}", [](Request& r) { return text("item " + r.path_param("id")); });
+    router_.add("GET", "/items/{id}",
+                [](Request& r) { return text("item " + r.path_param("id")); });
     router_.add("POST", "/echo", [](Request& r) { return text(r.body); });
     router_.add("GET", "/inspect/{rest}", [](Request& r) {
       boost::json::object o;
@@ -182,6 +183,20 @@ class ServerTest : public ::testing::Test {
       res.body = boost::json::serialize(o);
       return res;
     });
+    router_.add("GET", "/custom", [](Request&) {
+      Response r;
+      r.status = 201;
+      r.body = "a,b";
+      r.set_header("Content-Type", "text/csv");
+      r.set_header("Cache-Control", "no-store");
+      r.set_header("X-Injected", "a\r\nSet-Cookie: evil=1");
+      return r;
+    });
+    router_.add("DELETE", "/items/{id}", [](Request&) {
+      Response r;
+      r.status = 204;
+      return r;
+    });
     router_.add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("boom"); });
     router_.add("GET", "/slow", [this](Request&) {
       slow_started_ = true;
@@ -190,7 +205,7 @@ class ServerTest : public ::testing::Test {
     });
   }
 
-  ~ServerTest() override { Stop(); }
+  ~HttpServerTest() override { Stop(); }
 
   void Start() {
     server_ = std::make_unique<Server>(options_, router_, metrics_);
@@ -215,7 +230,8 @@ class ServerTest : public ::testing::Test {
   double RequestsTotal(const std::string& route, const std::string& method,
                        const std::string& status) {
     return metrics_
-        .counter("http_requests_total", "", {{"route", route}, {"method", method}, {"status", status}})
+        .counter("http_requests_total", "",
+                 {{"route", route}, {"method", method}, {"status", status}})
         .value();
   }
 
@@ -230,15 +246,16 @@ class ServerTest : public ::testing::Test {
   std::atomic<bool> slow_started_{false};
 };
 
-TEST_F(ServerTest, BindReportsEphemeralPort) {
+TEST_F(HttpServerTest, BindReportsEphemeralPort) {
   Start();
   EXPECT_EQ(address_.rfind("127.0.0.1:", 0), 0u) << address_;
 }
 
-TEST(ServerBind, RejectsBadListenAddress) {
+TEST(HttpServerBind, RejectsBadListenAddress) {
   Router router;
   MetricsRegistry metrics;
-  for (const char* listen : {"127.0.0.1", "127.0.0.1:notaport", "127.0.0.1:70000", "[::1:0", ":80"}) {
+  for (const char* listen :
+       {"127.0.0.1", "127.0.0.1:notaport", "127.0.0.1:70000", "[::1:0", ":80"}) {
     ServerOptions options;
     options.listen = listen;
     options.handle_signals = false;
@@ -248,7 +265,7 @@ TEST(ServerBind, RejectsBadListenAddress) {
   }
 }
 
-TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   Start();
   Client c(port_);
   ASSERT_TRUE(c.connected());
@@ -266,7 +283,7 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_EQ(r2.body, "item 42");
 }
 
-TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   Start();
   Client c(port_);
   ASSERT_TRUE(c.send(get("/items/1") + get("/items/2")));
@@ -277,7 +294,7 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(r2.body, "item 2");
 }
 
-TEST_F(ServerTest, DecodesPathQueryAndHeaders) {
+TEST_F(HttpServerTest, DecodesPathQueryAndHeaders) {
   Start();
   Client c(port_);
   auto r = c.request(get("/inspect/a%20b%2Fc?q=x+y%21", "User-Agent: tester\r\n"));
@@ -291,7 +308,7 @@ TEST_F(ServerTest, DecodesPathQueryAndHeaders) {
   EXPECT_EQ(o.at("rest").as_string(), "a b/c");  // %2F stays inside its segment
 }
 
-TEST_F(ServerTest, InvalidPercentEncodingIsBadRequest) {
+TEST_F(HttpServerTest, InvalidPercentEncodingIsBadRequest) {
   Start();
   Client c(port_);
   auto r = c.request(get("/items/a%zz"));
@@ -308,7 +325,7 @@ TEST_F(ServerTest, InvalidPercentEncodingIsBadRequest) {
   EXPECT_EQ(ok.status, 200);
 }
 
-TEST_F(ServerTest, OversizeBodyIs413AndCloses) {
+TEST_F(HttpServerTest, OversizeBodyIs413AndCloses) {
   options_.max_body_bytes = 16;
   Start();
   {
@@ -335,7 +352,7 @@ TEST_F(ServerTest, OversizeBodyIs413AndCloses) {
   }
 }
 
-TEST_F(ServerTest, HugeHeaderBlockIs431) {
+TEST_F(HttpServerTest, HugeHeaderBlockIs431) {
   options_.max_header_bytes = 1024;
   Start();
   Client c(port_);
@@ -346,9 +363,10 @@ TEST_F(ServerTest, HugeHeaderBlockIs431) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST_F(ServerTest, MalformedRequestLineIs400AndCloses) {
+TEST_F(HttpServerTest, MalformedRequestLineIs400AndCloses) {
   Start();
-  for (const char* raw : {"GARBAGE\r\n\r\n", "GET /hello HTTP/9.x\r\n\r\n", "GET  HTTP/1.1\r\n\r\n"}) {
+  for (const char* raw :
+       {"GARBAGE\r\n\r\n", "GET /hello HTTP/9.x\r\n\r\n", "GET  HTTP/1.1\r\n\r\n"}) {
     Client c(port_);
     auto r = c.request(raw);
     ASSERT_TRUE(r.ok) << raw;
@@ -358,7 +376,7 @@ TEST_F(ServerTest, MalformedRequestLineIs400AndCloses) {
   }
 }
 
-TEST_F(ServerTest, UnknownRouteAndWrongMethod) {
+TEST_F(HttpServerTest, UnknownRouteAndWrongMethod) {
   Start();
   Client c(port_);
   auto nf = c.request(get("/nope"));
@@ -371,7 +389,29 @@ TEST_F(ServerTest, UnknownRouteAndWrongMethod) {
   EXPECT_EQ(na.header("allow"), "GET");
 }
 
-TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
+TEST_F(HttpServerTest, HandlerHeadersAndNoContent) {
+  Start();
+  Client c(port_);
+  auto r = c.request(get("/custom"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.header("content-type"), "text/csv");
+  EXPECT_EQ(r.header("cache-control"), "no-store");
+  EXPECT_EQ(r.header("x-injected"), "aSet-Cookie: evil=1");  // CR/LF stripped, no new header
+  EXPECT_EQ(r.header("set-cookie"), "");
+  EXPECT_EQ(r.body, "a,b");
+  // 204 carries no body and no Content-Length; the connection stays usable.
+  ASSERT_TRUE(c.send("DELETE /items/1 HTTP/1.1\r\nHost: t\r\n\r\n" + get("/hello")));
+  auto none = c.read();
+  ASSERT_TRUE(none.ok);
+  EXPECT_EQ(none.status, 204);
+  EXPECT_EQ(none.header("content-length"), "");
+  auto next = c.read();
+  ASSERT_TRUE(next.ok);
+  EXPECT_EQ(next.body, "hello");
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500AndServerKeepsServing) {
   Start();
   Client c(port_);
   auto r = c.request(get("/boom"));
@@ -383,7 +423,7 @@ TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
   EXPECT_EQ(ok.status, 200);
 }
 
-TEST_F(ServerTest, TraceparentKeepsTraceIdWithNewSpan) {
+TEST_F(HttpServerTest, TraceparentKeepsTraceIdWithNewSpan) {
   Start();
   Client c(port_);
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -410,25 +450,25 @@ TEST_F(ServerTest, TraceparentKeepsTraceIdWithNewSpan) {
   EXPECT_EQ(fresh.header("x-request-id").size(), 32u);
 }
 
-TEST_F(ServerTest, MetricsCountRequestsByRoute) {
+TEST_F(HttpServerTest, MetricsCountRequestsByRoute) {
   Start();
   Client c(port_);
   ASSERT_TRUE(c.request(get("/items/1")).ok);
   ASSERT_TRUE(c.request(get("/items/2")).ok);
   ASSERT_TRUE(c.request(get("/nope/1")).ok);
-  ASSERT_TRUE(c.request("DELETE /items/3 HTTP/1.1\r\nHost: t\r\n\r\n").ok);
+  ASSERT_TRUE(c.request("PUT /items/3 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").ok);
   // The counter is bumped after the write completes: allow the io thread a moment.
-  for (int i = 0; i < 100 && RequestsTotal("/items/{id}", "DELETE", "405") < 1; ++i) {
+  for (int i = 0; i < 100 && RequestsTotal("/items/{id}", "PUT", "405") < 1; ++i) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(RequestsTotal("/items/{id}", "GET", "200"), 2);
   EXPECT_EQ(RequestsTotal("unmatched", "GET", "404"), 1);
-  EXPECT_EQ(RequestsTotal("/items/{id}", "DELETE", "405"), 1);
+  EXPECT_EQ(RequestsTotal("/items/{id}", "PUT", "405"), 1);
   std::string text = metrics_.render();
   EXPECT_NE(text.find("http_request_duration_seconds"), std::string::npos);
 }
 
-TEST_F(ServerTest, MaxConnectionsExceededIs503) {
+TEST_F(HttpServerTest, MaxConnectionsExceededIs503) {
   options_.max_connections = 1;
   Start();
   {
@@ -455,7 +495,7 @@ TEST_F(ServerTest, MaxConnectionsExceededIs503) {
   EXPECT_EQ(status, 200);
 }
 
-TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
   Start();
   Client c(port_);
   ASSERT_TRUE(c.send(
@@ -470,7 +510,7 @@ TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
   EXPECT_EQ(r.body, "abc");
 }
 
-TEST_F(ServerTest, IdleKeepAliveConnectionTimesOut) {
+TEST_F(HttpServerTest, IdleKeepAliveConnectionTimesOut) {
   options_.idle_timeout_seconds = 1;
   Start();
   Client c(port_);
@@ -480,7 +520,7 @@ TEST_F(ServerTest, IdleKeepAliveConnectionTimesOut) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
 }
 
-TEST_F(ServerTest, IncompleteRequestTimesOut) {
+TEST_F(HttpServerTest, IncompleteRequestTimesOut) {
   options_.request_timeout_seconds = 1;
   Start();
   Client c(port_);
@@ -490,7 +530,7 @@ TEST_F(ServerTest, IncompleteRequestTimesOut) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
 }
 
-TEST_F(ServerTest, StopDrainsInFlightRequestAndClosesIdleConnections) {
+TEST_F(HttpServerTest, StopDrainsInFlightRequestAndClosesIdleConnections) {
   Start();
   std::atomic<int> stop_calls{0};
   server_->on_stop([&] { ++stop_calls; });
@@ -521,7 +561,7 @@ TEST_F(ServerTest, StopDrainsInFlightRequestAndClosesIdleConnections) {
   server_.reset();
 }
 
-TEST_F(ServerTest, DrainTimeoutForceClosesStuckConnections) {
+TEST_F(HttpServerTest, DrainTimeoutForceClosesStuckConnections) {
   options_.drain_timeout_seconds = 1;
   Start();
   Client partial(port_);
@@ -538,7 +578,7 @@ TEST_F(ServerTest, DrainTimeoutForceClosesStuckConnections) {
   server_.reset();
 }
 
-TEST_F(ServerTest, StopBeforeRunReturnsPromptly) {
+TEST_F(HttpServerTest, StopBeforeRunReturnsPromptly) {
   server_ = std::make_unique<Server>(options_, router_, metrics_);
   ASSERT_TRUE(server_->bind());
   server_->stop();
