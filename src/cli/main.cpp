@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
     if (!config) return die("bad configuration: " + config.error().detail);
     init_logging(config->log_format == "json" ? LogFormat::kJson : LogFormat::kText,
                  config->log_level);
-    return app::serve(
+    std::atexit(shutdown_logging);
+    int rc = app::serve(
         *config,
         [](const std::string& addr) {
           std::cout << "sira: listening on http://" << addr << std::endl;
@@ -175,9 +176,11 @@ int main(int argc, char** argv) {
           std::cout << "sira: initialised the data directory; admin token (shown once):\n"
                     << token << std::endl;
         });
+    return rc;
   }
 
   init_logging(LogFormat::kText, "warn");
+  std::atexit(shutdown_logging);
 
   if (*init) {
     if (fs::exists(app::DataPaths(data).database))

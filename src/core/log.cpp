@@ -1,6 +1,7 @@
 // Logging on spdlog with a JSON-lines or text layout.
 #include "core/log.h"
 
+#include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -37,7 +38,13 @@ void emit(spdlog::level::level_enum level, std::string_view msg, const LogFields
 
 void init_logging(LogFormat format, std::string_view level) {
   g_format = format;
-  auto logger = spdlog::stderr_logger_mt("sira");
+  // Lines are formatted on the caller's thread and written by one background thread, so request
+  // handling never waits on stderr; the queue blocks rather than drops when it is full.
+  spdlog::init_thread_pool(16384, 1);
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::async_logger>("sira", sink, spdlog::thread_pool(),
+                                                       spdlog::async_overflow_policy::block);
+  logger->flush_on(spdlog::level::warn);
   if (format == LogFormat::kJson) {
     // Time is added as the first field of the JSON line.
     logger->set_pattern("{\"time\":\"%Y-%m-%dT%H:%M:%S.%eZ\",%v", spdlog::pattern_time_type::utc);
@@ -49,6 +56,11 @@ void init_logging(LogFormat format, std::string_view level) {
 }
 
 LogFormat log_format() { return g_format; }
+
+void shutdown_logging() {
+  spdlog::default_logger_raw()->flush();
+  spdlog::shutdown();
+}
 
 void log_info(std::string_view msg, const LogFields& f) { emit(spdlog::level::info, msg, f); }
 void log_warn(std::string_view msg, const LogFields& f) { emit(spdlog::level::warn, msg, f); }

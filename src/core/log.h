@@ -1,5 +1,6 @@
 // Process logging on spdlog: text or JSON lines, level from config. Call init_logging() once at
-// start-up before any thread logs; log_* functions are thread-safe afterwards.
+// start-up before any thread logs; log_* functions are thread-safe afterwards. Lines are written
+// by a background thread; shutdown_logging() flushes them.
 #pragma once
 
 #include <string>
@@ -13,6 +14,8 @@ enum class LogFormat { kText, kJson };
 
 void init_logging(LogFormat format, std::string_view level);
 LogFormat log_format();
+// Flushes queued lines; call once before the process exits.
+void shutdown_logging();
 
 using LogFields = std::vector<std::pair<std::string, std::string>>;
 void log_info(std::string_view msg, const LogFields& fields = {});
