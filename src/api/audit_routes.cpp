@@ -165,7 +165,7 @@ void add_audit_routes(http::Router& router, Services& s) {
              authed(s, Effect::kRead, [&s](http::Request&, const auth::Principal& p)
                                           -> Result<http::Response> {
                SIRA_CHECK(s.auth.require(p, auth::Permission::kAuditAdmin));
-               auto rep = SIRA_TRY(s.audit.reverify(p.tenant_id));
+               auto rep = SIRA_TRY(s.audit.reverify(p.tenant_id, true));
                return json(rep.ok ? 200 : 409, report_json(rep));
              }));
 

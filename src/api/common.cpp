@@ -100,9 +100,15 @@ http::Handler authed(Services& s, Effect effect, AuthedHandler fn) {
     };
     auto key = req.header("idempotency-key");
     if (effect == Effect::kRead || !key) return run();
+    if (key->empty() || key->size() > 255)
+      return problem_from(Error(ErrorCode::kInvalidArgument,
+                                "Idempotency-Key must be 1 to 255 characters", "Idempotency-Key"),
+                          req);
 
     Hash256 h = sha256(req.method + "\n" + req.path + "\n" + req.body);
-    auto claimed = s.idempotency.claim(principal->tenant_id, *key, hex_encode(h));
+    // Keys are scoped to the calling token: a replay never hands one caller's answer to another.
+    std::string scoped_key = principal->actor() + ":" + *key;
+    auto claimed = s.idempotency.claim(principal->tenant_id, scoped_key, hex_encode(h));
     if (!claimed) return problem_from(claimed.error(), req);
     if (*claimed) {
       http::Response r;
@@ -113,7 +119,7 @@ http::Handler authed(Services& s, Effect effect, AuthedHandler fn) {
       return r;
     }
     http::Response r = run();
-    s.idempotency.complete(principal->tenant_id, *key, {r.status, r.content_type, r.body});
+    s.idempotency.complete(principal->tenant_id, scoped_key, {r.status, r.content_type, r.body});
     return r;
   };
 }

@@ -20,7 +20,7 @@ std::vector<store::Migration> IdempotencyStore::migrations() {
 Result<std::optional<StoredResponse>> IdempotencyStore::claim(const std::string& tenant_id,
                                                               const std::string& key,
                                                               const std::string& fingerprint) {
-  if (key.empty() || key.size() > 255)
+  if (key.empty() || key.size() > 400)
     return fail(ErrorCode::kInvalidArgument, "Idempotency-Key must be 1 to 255 characters",
                 "Idempotency-Key");
   int64_t now = clock_.now_ms();

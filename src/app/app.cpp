@@ -89,7 +89,8 @@ Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const
   if (!signer) return std::unexpected(signer.error());
   ctx->signer = std::make_unique<audit::Signer>(std::move(*signer));
   ctx->audit = std::make_unique<audit::AuditLog>(*ctx->db, *ctx->signer, clock, ctx->metrics);
-  ctx->startup_verification = SIRA_TRY(ctx->audit->open());
+  auto tenants = SIRA_TRY(auth::AuthService::tenant_ids(*ctx->db));
+  ctx->startup_verification = SIRA_TRY(ctx->audit->open(tenants));
   ctx->auth = std::make_unique<auth::AuthService>(*ctx->db, *ctx->audit, clock);
   return ctx;
 }
@@ -128,7 +129,10 @@ class BackgroundLoop {
       lock.unlock();
       auto now = steady_clock::now();
       if (interval_ > 0 && now >= next_verify) {
-        if (auto reps = ctx_.audit->reverify_all(); !reps)
+        auto tenants = auth::AuthService::tenant_ids(*ctx_.db);
+        auto reps = tenants ? ctx_.audit->reverify_all(*tenants)
+                            : Result<std::vector<audit::VerifyReport>>(std::unexpected(tenants.error()));
+        if (!reps)
           log_error("audit re-verification could not read the store", {{"error", reps.error().detail}});
         next_verify = now + seconds(interval_);
       } else if (interval_ == 0) {

@@ -2,6 +2,7 @@
 #include "audit/log.h"
 
 #include <boost/json.hpp>
+#include <set>
 
 #include "core/log.h"
 
@@ -81,7 +82,7 @@ Status insert_head(store::Transaction& tx, const TreeHead& h) {
 // hashes and the newest signed head. `verify_sig` checks a head's signature.
 Result<VerifyReport> verify_tenant(store::Transaction& tx, const std::string& tenant,
                                    const std::function<bool(const TreeHead&)>& verify_sig,
-                                   MerkleTree* tree) {
+                                   MerkleTree* tree, bool must_exist = false) {
   VerifyReport rep;
   rep.tenant_id = tenant;
   auto bad = [&](int64_t index, std::string reason) {
@@ -113,6 +114,7 @@ Result<VerifyReport> verify_tenant(store::Transaction& tx, const std::string& te
   auto heads = SIRA_TRY(load_heads(tx, tenant));
   if (heads.empty()) {
     if (expected > 0) bad(0, "entries exist but no signed tree head covers them");
+    else if (must_exist) bad(0, "the tenant's audit log is missing entirely (deleted)");
     return rep;
   }
   const TreeHead& newest = heads.back();
@@ -146,13 +148,18 @@ Result<VerifyReport> verify_tenant(store::Transaction& tx, const std::string& te
   return rep;
 }
 
-Result<std::vector<std::string>> list_tenants(store::Transaction& tx) {
+Result<std::vector<std::string>> list_tenants(store::Transaction& tx,
+                                              const std::vector<std::string>& expected = {}) {
   auto rows = SIRA_TRY(tx.query(
       "SELECT tenant_id FROM audit_entries GROUP BY tenant_id UNION "
       "SELECT tenant_id FROM audit_heads GROUP BY tenant_id ORDER BY 1"));
-  std::vector<std::string> out;
-  for (const auto& r : rows) out.push_back(r.str(0));
-  return out;
+  std::set<std::string> ids(expected.begin(), expected.end());
+  for (const auto& r : rows) ids.insert(r.str(0));
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
 }
 
 }  // namespace
@@ -266,16 +273,16 @@ void AuditLog::freeze(TenantLog& t, const VerifyReport& report) {
              {"reason", report.reason}});
 }
 
-Result<std::vector<VerifyReport>> AuditLog::open() {
+Result<std::vector<VerifyReport>> AuditLog::open(const std::vector<std::string>& expected) {
   std::vector<VerifyReport> reports;
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
-  auto tenants = SIRA_TRY(list_tenants(*tx));
+  auto tenants = SIRA_TRY(list_tenants(*tx, expected));
   auto check = [this](const TreeHead& h) {
     return signer_.verify(tree_head_message(h), h.signature);
   };
   for (const auto& id : tenants) {
     MerkleTree tree;
-    auto rep = SIRA_TRY(verify_tenant(*tx, id, check, &tree));
+    auto rep = SIRA_TRY(verify_tenant(*tx, id, check, &tree, contains(expected, id)));
     TenantLog& t = tenant(id);
     {
       std::unique_lock lock(t.mu);
@@ -418,33 +425,45 @@ Status AuditLog::reconcile(store::Transaction& tx, TenantLog& t) {
   return {};
 }
 
-Result<VerifyReport> AuditLog::reverify(const std::string& tenant_id) {
+Result<VerifyReport> AuditLog::reverify(const std::string& tenant_id, bool must_exist) {
+  TenantLog& t = tenant(tenant_id);
+  // What this process had committed before the store snapshot is taken: the snapshot must hold
+  // at least that much (the in-memory size only grows after the database commit).
+  uint64_t committed_before;
+  {
+    std::shared_lock lock(t.mu);
+    committed_before = t.committed;
+  }
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
   MerkleTree tree;
   auto check = [this](const TreeHead& h) {
     return signer_.verify(tree_head_message(h), h.signature);
   };
-  auto rep = SIRA_TRY(verify_tenant(*tx, tenant_id, check, &tree));
-  TenantLog& t = tenant(tenant_id);
+  auto rep = SIRA_TRY(verify_tenant(*tx, tenant_id, check, &tree, must_exist || committed_before > 0));
+  tx.reset();
   if (rep.ok) {
-    // The store must also agree with what this process committed: same leaves up to the
-    // committed size (a rewrite that kept hashes consistent with a fresh signature is
-    // impossible without the key, but a truncation back to an older head is not).
-    std::shared_lock lock(t.mu);
-    uint64_t n = std::min<uint64_t>(t.committed, tree.size());
-    if (tree.size() < t.committed) {
+    std::unique_lock lock(t.mu);
+    if (tree.size() < committed_before) {
       rep.ok = false;
       rep.first_bad_index = static_cast<int64_t>(tree.size());
       rep.reason = "entries committed by this server are missing from the store";
-    } else if (n > 0 && tree.root(n) != t.tree.root(n)) {
+    } else if (committed_before > 0 &&
+               tree.root(committed_before) != t.tree.root(committed_before)) {
       rep.ok = false;
       rep.first_bad_index = 0;
-      for (uint64_t i = 0; i < n; ++i)
+      for (uint64_t i = 0; i < committed_before; ++i)
         if (tree.leaf(i) != t.tree.leaf(i)) {
           rep.first_bad_index = static_cast<int64_t>(i);
           break;
         }
       rep.reason = "stored entries differ from those this server committed";
+    } else if (!t.frozen && t.tree.size() == t.committed && tree.size() > t.committed &&
+               (t.committed == 0 || tree.root(t.committed) == t.tree.root(t.committed))) {
+      // Another process appended (and signed) more: adopt it while no write is in flight.
+      t.tree = std::move(tree);
+      t.committed = t.tree.size();
+      t.head = rep.head;
+      t.size_gauge->set(static_cast<double>(t.committed));
     }
   }
   if (!rep.ok && !t.frozen) freeze(t, rep);
@@ -455,14 +474,20 @@ Result<VerifyReport> AuditLog::reverify(const std::string& tenant_id) {
   return rep;
 }
 
-Result<std::vector<VerifyReport>> AuditLog::reverify_all() {
+Result<std::vector<VerifyReport>> AuditLog::reverify_all(const std::vector<std::string>& expected) {
   std::vector<std::string> ids;
   {
     auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
-    ids = SIRA_TRY(list_tenants(*tx));
+    ids = SIRA_TRY(list_tenants(*tx, expected));
+  }
+  {
+    // Tenants this process holds in memory must still be in the store.
+    std::shared_lock lock(map_mu_);
+    for (const auto& [id, t] : tenants_)
+      if (!contains(ids, id)) ids.push_back(id);
   }
   std::vector<VerifyReport> out;
-  for (const auto& id : ids) out.push_back(SIRA_TRY(reverify(id)));
+  for (const auto& id : ids) out.push_back(SIRA_TRY(reverify(id, contains(expected, id))));
   return out;
 }
 
@@ -673,10 +698,11 @@ std::vector<VerifyReport> AuditLog::failures() const {
 }
 
 Result<std::vector<VerifyReport>> verify_store(store::Database& db, std::string_view public_key_raw,
-                                               const std::string& tenant_filter) {
+                                               const std::string& tenant_filter,
+                                               const std::vector<std::string>& expected) {
   auto tx = SIRA_TRY(db.begin(store::TxKind::kRead));
   std::vector<std::string> ids;
-  if (tenant_filter.empty()) ids = SIRA_TRY(list_tenants(*tx));
+  if (tenant_filter.empty()) ids = SIRA_TRY(list_tenants(*tx, expected));
   else ids.push_back(tenant_filter);
   std::string key(public_key_raw);
   auto check = [&key](const TreeHead& h) {
@@ -685,7 +711,7 @@ Result<std::vector<VerifyReport>> verify_store(store::Database& db, std::string_
   std::vector<VerifyReport> out;
   for (const auto& id : ids) {
     MerkleTree tree;
-    out.push_back(SIRA_TRY(verify_tenant(*tx, id, check, &tree)));
+    out.push_back(SIRA_TRY(verify_tenant(*tx, id, check, &tree, contains(expected, id))));
   }
   return out;
 }

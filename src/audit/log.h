@@ -88,17 +88,19 @@ class AuditLog {
   static std::vector<store::Migration> migrations();
 
   // Loads and verifies every tenant's log. Failing tenants are frozen and counted; the call
-  // itself only fails when the store cannot be read.
-  Result<std::vector<VerifyReport>> open();
+  // itself only fails when the store cannot be read. `expected_tenants` (from the tenants table)
+  // must each have a log: one deleted entirely is a failure, not an absence.
+  Result<std::vector<VerifyReport>> open(const std::vector<std::string>& expected_tenants = {});
 
   // Appends an entry in `tx` (a write transaction). Refused with kAuditFrozen for a frozen
   // tenant. The entry's time comes from the clock; its index is the tenant's next one.
   Status append(store::Transaction& tx, const std::string& tenant_id, const EntryInput& entry);
 
   // Re-reads the stored log of one tenant (or all) and compares it with memory and the signed
-  // heads; freezes tenants that fail.
-  Result<VerifyReport> reverify(const std::string& tenant_id);
-  Result<std::vector<VerifyReport>> reverify_all();
+  // heads; freezes tenants that fail. Entries appended by another process (the CLI) are adopted.
+  Result<VerifyReport> reverify(const std::string& tenant_id, bool must_exist = false);
+  Result<std::vector<VerifyReport>> reverify_all(
+      const std::vector<std::string>& expected_tenants = {});
 
   // Unfreezes a tenant: repairs stored leaf hashes, fills missing indexes with tombstones,
   // appends an "audit.integrity_acknowledged" entry describing the failure and signs a new head.
@@ -140,8 +142,8 @@ class AuditLog {
 
 // Offline check used by `sira audit verify`: recomputes every tenant's tree (or one tenant's)
 // from the store and checks the newest signed head with the given public key.
-Result<std::vector<VerifyReport>> verify_store(store::Database& db,
-                                               std::string_view public_key_raw,
-                                               const std::string& tenant_filter = {});
+Result<std::vector<VerifyReport>> verify_store(
+    store::Database& db, std::string_view public_key_raw, const std::string& tenant_filter = {},
+    const std::vector<std::string>& expected_tenants = {});
 
 }  // namespace sira::audit

@@ -185,6 +185,14 @@ std::vector<store::Migration> AuthService::migrations() {
            "CREATE INDEX api_tokens_tenant ON api_tokens (tenant_id, id);"}};
 }
 
+Result<std::vector<std::string>> AuthService::tenant_ids(store::Database& db) {
+  auto tx = SIRA_TRY(db.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query("SELECT id FROM tenants ORDER BY id"));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
 Result<Bootstrap> AuthService::bootstrap(const std::string& tenant_name) {
   SIRA_CHECK(check_name(tenant_name, "name"));
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
@@ -236,7 +244,8 @@ Result<Principal> AuthService::authenticate(std::string_view token) const {
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
   auto row = SIRA_TRY(tx->query_one(
       "SELECT k.id, k.tenant_id, k.user_id, k.roles, k.expires_at, k.revoked_at, t.is_system, "
-      "t.disabled_at FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id "
+      "t.disabled_at, u.roles, u.deleted_at FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id "
+      "LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id "
       "WHERE k.token_hash = ?",
       {store::Blob{token_hash(token)}}));
   if (!row) return fail(ErrorCode::kUnauthorized, "invalid bearer token");
@@ -244,11 +253,18 @@ Result<Principal> AuthService::authenticate(std::string_view token) const {
   if (!row->is_null(4) && row->i64(4) <= clock_.now_ms())
     return fail(ErrorCode::kUnauthorized, "token has expired");
   if (!row->is_null(7)) return fail(ErrorCode::kUnauthorized, "tenant is disabled");
+  if (row->is_null(8) || !row->is_null(9))
+    return fail(ErrorCode::kUnauthorized, "the token's user no longer exists");
   Principal p;
   p.token_id = row->str(0);
   p.tenant_id = row->str(1);
   p.user_id = row->str(2);
-  p.roles = roles_from_csv(row->str(3));
+  // A token never holds more than its user holds now: demoting a user demotes its tokens.
+  auto user_roles = roles_from_csv(row->str(8));
+  bool user_admin = std::find(user_roles.begin(), user_roles.end(), Role::kAdmin) != user_roles.end();
+  for (Role r : roles_from_csv(row->str(3)))
+    if (user_admin || std::find(user_roles.begin(), user_roles.end(), r) != user_roles.end())
+      p.roles.push_back(r);
   p.system_tenant = row->i64(6) != 0;
   return p;
 }

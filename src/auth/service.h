@@ -97,6 +97,8 @@ class AuthService {
  public:
   AuthService(store::Database& db, audit::AuditLog& audit, const Clock& clock);
   static std::vector<store::Migration> migrations();
+  // Ids of every tenant ever created (disabled ones too): each must have an audit log.
+  static Result<std::vector<std::string>> tenant_ids(store::Database& db);
 
   // Creates the system tenant, its admin user and an admin token, once. kConflict when done.
   Result<Bootstrap> bootstrap(const std::string& tenant_name);

@@ -62,7 +62,9 @@ int run_verify(const std::string& data, const std::string& tenant, bool quiet = 
   if (auto st = store::check_schema(**db, app::all_migrations()); !st) return die(st.error().detail);
   auto signer = audit::Signer::load(paths.signing_key);
   if (!signer) return die(signer.error().detail);
-  auto reports = audit::verify_store(**db, signer->public_key_raw(), tenant);
+  auto tenants = auth::AuthService::tenant_ids(**db);
+  if (!tenants) return die(tenants.error().detail);
+  auto reports = audit::verify_store(**db, signer->public_key_raw(), tenant, *tenants);
   if (!reports) return die(reports.error().detail);
   int bad = 0;
   for (const auto& r : *reports) {

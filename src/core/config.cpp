@@ -131,9 +131,10 @@ Status apply(Config& c, const std::string& key, const std::string& value,
 Status flatten(const YAML::Node& node, const std::string& prefix, Config& c,
                const std::string& file) {
   for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = prefix.empty() ? it->first.as<std::string>()
-                                     : prefix + "." + it->first.as<std::string>();
-    const YAML::Node& v = it->second;
+    // The iterator yields proxies: copy the nodes out before using them.
+    YAML::Node k = it->first;
+    YAML::Node v = it->second;
+    std::string key = prefix.empty() ? k.as<std::string>() : prefix + "." + k.as<std::string>();
     if (v.IsMap()) {
       SIRA_CHECK(flatten(v, key, c, file));
     } else if (v.IsScalar()) {
