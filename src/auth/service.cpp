@@ -99,6 +99,19 @@ Token token_from(const store::Row& r) {
 constexpr const char* kTokenCols =
     "id, tenant_id, user_id, name, roles, created_at, expires_at, revoked_at, created_by";
 
+// One page of a tenant's rows; `sql` takes (tenant_id, after_id, limit) parameters.
+template <class T>
+Result<Page<T>> tenant_page(store::Database& db, const std::string& tenant_id,
+                            const PageRequest& page, const std::string& sql,
+                            T (*from_row)(const store::Row&)) {
+  auto after = SIRA_TRY(decode_cursor(page));
+  auto tx = SIRA_TRY(db.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query(sql, {tenant_id, after.value_or(""), int64_t{page.limit + 1}}));
+  std::vector<T> items;
+  for (const auto& r : rows) items.push_back(from_row(r));
+  return make_page(std::move(items), page.limit);
+}
+
 Status check_name(const std::string& name, const char* field) {
   if (name.empty()) return fail(ErrorCode::kInvalidArgument, std::string(field) + " is required", field);
   if (name.size() > 200)
@@ -396,15 +409,11 @@ Status AuthService::disable_tenant(const Principal& p, const std::string& id) {
 
 Result<Page<User>> AuthService::list_users(const Principal& p, const PageRequest& page) {
   SIRA_CHECK(require(p, Permission::kUsersRead));
-  auto after = SIRA_TRY(decode_cursor(page));
-  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
-  auto rows = SIRA_TRY(tx->query(std::string("SELECT ") + kUserCols +
-                                     " FROM users WHERE tenant_id = ? AND deleted_at IS NULL AND "
-                                     "id > ? ORDER BY id LIMIT ?",
-                                 {p.tenant_id, after.value_or(""), int64_t{page.limit + 1}}));
-  std::vector<User> items;
-  for (const auto& r : rows) items.push_back(user_from(r));
-  return make_page(std::move(items), page.limit);
+  return tenant_page<User>(db_, p.tenant_id, page,
+                           std::string("SELECT ") + kUserCols +
+                               " FROM users WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? "
+                               "ORDER BY id LIMIT ?",
+                           user_from);
 }
 
 Result<User> AuthService::get_user(const Principal& p, const std::string& id) {
@@ -490,15 +499,10 @@ Status AuthService::delete_user(const Principal& p, const std::string& id) {
 
 Result<Page<Token>> AuthService::list_tokens(const Principal& p, const PageRequest& page) {
   SIRA_CHECK(require(p, Permission::kTokensRead));
-  auto after = SIRA_TRY(decode_cursor(page));
-  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
-  auto rows = SIRA_TRY(tx->query(std::string("SELECT ") + kTokenCols +
-                                     " FROM api_tokens WHERE tenant_id = ? AND id > ? ORDER BY id "
-                                     "LIMIT ?",
-                                 {p.tenant_id, after.value_or(""), int64_t{page.limit + 1}}));
-  std::vector<Token> items;
-  for (const auto& r : rows) items.push_back(token_from(r));
-  return make_page(std::move(items), page.limit);
+  return tenant_page<Token>(db_, p.tenant_id, page,
+                            std::string("SELECT ") + kTokenCols +
+                                " FROM api_tokens WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
+                            token_from);
 }
 
 Result<Token> AuthService::get_token(const Principal& p, const std::string& id) {
