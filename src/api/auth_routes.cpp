@@ -112,6 +112,7 @@ void add_auth_routes(http::Router& router, Services& s) {
                o["admin_token"] = created_token_json(c.admin_token, s.clock.now_ms());
                auto r = json(201, o);
                r.set_header("Location", "/api/v1/tenants/" + c.tenant.id);
+               r.set_header("Cache-Control", "no-store");
                return r;
              }));
   router.add("GET", "/api/v1/tenants/{id}",

@@ -119,7 +119,26 @@ http::Handler authed(Services& s, Effect effect, AuthedHandler fn) {
       return r;
     }
     http::Response r = run();
-    s.idempotency.complete(principal->tenant_id, scoped_key, {r.status, r.content_type, r.body});
+    bool secret = false;
+    std::string location;
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Cache-Control" && value == "no-store") secret = true;
+      if (name == "Location") location = value;
+    }
+    if (secret) {
+      // A response carrying a secret shown once (a new token) is never stored: a replay learns
+      // that the request was done and where its result lives, not the secret.
+      auto replay = problem_from(
+          Error(ErrorCode::kConflict,
+                "this request was already processed; its response held a secret that is shown "
+                "only once" +
+                    (location.empty() ? std::string() : " (created " + location + ")")),
+          req);
+      s.idempotency.complete(principal->tenant_id, scoped_key,
+                             {replay.status, replay.content_type, replay.body});
+    } else {
+      s.idempotency.complete(principal->tenant_id, scoped_key, {r.status, r.content_type, r.body});
+    }
     return r;
   };
 }

@@ -3,6 +3,7 @@ and the audit entry every mutation leaves behind."""
 
 import time
 import unittest
+import os
 import uuid
 
 from harness import Sira, metric_value, poll, problem_ok
@@ -426,10 +427,20 @@ class ApiTest(unittest.TestCase):
         r1 = self.s.request("POST", "/api/v1/tokens", body, headers={"Idempotency-Key": key})
         self.assertEqual(r1.status, 201)
         r2 = self.s.request("POST", "/api/v1/tokens", body, headers={"Idempotency-Key": key})
-        self.assertEqual(r2.status, 201)
+        # The replay creates nothing and points at the token, but never repeats its secret,
+        # which is shown once and must not rest in the database.
+        problem_ok(self, r2, 409, "conflict")
         self.assertEqual(r2.headers.get("Idempotent-Replayed"), "true")
-        self.assertEqual(r2.body["id"], r1.body["id"])
+        self.assertIn("/api/v1/tokens/" + r1.body["id"], r2.body["detail"])
+        self.assertNotIn(r1.body["token"].encode(), r2.raw)
         self.assertEqual(len(self.s.list_all("/api/v1/tokens")), n + 1)
+        with open(os.path.join(self.s.data_dir, "sira.db"), "rb") as f:
+            db_bytes = f.read()
+        wal = os.path.join(self.s.data_dir, "sira.db-wal")
+        if os.path.exists(wal):
+            with open(wal, "rb") as f:
+                db_bytes += f.read()
+        self.assertNotIn(r1.body["token"].encode(), db_bytes)
 
     def test_idempotency_replay_does_not_bypass_authorization(self):
         # A replay must not hand a caller a response it is not allowed to obtain: here an
