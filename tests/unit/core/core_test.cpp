@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -95,7 +96,10 @@ TEST(Crypto, KnownVectorsAndEncodings) {
 class ConfigTest : public ::testing::Test {
  protected:
   std::string write(const std::string& text) {
-    path_ = ::testing::TempDir() + "sira_config_test.yaml";
+    // Unique per test and process: ctest runs tests of this binary in parallel.
+    path_ = ::testing::TempDir() + "sira_config_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+            std::to_string(::getpid()) + ".yaml";
     std::ofstream(path_) << text;
     return path_;
   }
