@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sys/stat.h>
 
 #include "app/app.h"
 #include "core/clock.h"
@@ -89,6 +90,8 @@ int run_verify(const std::string& data, const std::string& tenant, bool quiet = 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything sira writes (database, key, backups) holds secrets or evidence: owner only.
+  ::umask(077);
   CLI::App cli{"sira: signals, incidents, runbooks, audit"};
   cli.require_subcommand(1);
   std::string data = "./data";
