@@ -11,6 +11,8 @@
 #include "auth/service.h"
 #include "core/clock.h"
 #include "core/metrics.h"
+#include "guard/decisions.h"
+#include "guard/engine.h"
 #include "http/router.h"
 
 namespace sira::api {
@@ -30,16 +32,21 @@ struct Services {
   const Clock& clock;
   // Current readiness checks (store, migrations, audit verification...).
   std::function<std::vector<Check>()> readiness;
+  guard::Decisions* decisions = nullptr;
+  guard::Engine* guard = nullptr;
 };
 
 void add_system_routes(http::Router& router, Services& s);
 void add_auth_routes(http::Router& router, Services& s);
 void add_audit_routes(http::Router& router, Services& s);
+// SIRA Guard: ingestion, observability, decisions, CrowdSec-compatible bouncer API, debug packs.
+void add_guard_routes(http::Router& router, Services& s);
 
 inline void add_all_routes(http::Router& router, Services& s) {
   add_system_routes(router, s);
   add_auth_routes(router, s);
   add_audit_routes(router, s);
+  if (s.guard && s.decisions) add_guard_routes(router, s);
 }
 
 }  // namespace sira::api

@@ -29,7 +29,8 @@ DataPaths::DataPaths(const std::string& data_dir)
 std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> all;
   for (auto&& list : {audit::AuditLog::migrations(), auth::AuthService::migrations(),
-                      api::IdempotencyStore::migrations()})
+                      api::IdempotencyStore::migrations(), guard::Decisions::migrations(),
+                      guard::Engine::migrations()})
     all.insert(all.end(), list.begin(), list.end());
   return all;
 }
@@ -92,7 +93,34 @@ Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const
   auto tenants = SIRA_TRY(auth::AuthService::tenant_ids(*ctx->db));
   ctx->startup_verification = SIRA_TRY(ctx->audit->open(tenants));
   ctx->auth = std::make_unique<auth::AuthService>(*ctx->db, *ctx->audit, clock);
+  ctx->decisions = std::make_unique<guard::Decisions>(*ctx->db, *ctx->audit, clock);
+  SIRA_CHECK(ctx->decisions->load());
+  ctx->guard = std::make_unique<guard::Engine>(*ctx->db, *ctx->audit, *ctx->decisions, clock,
+                                               ctx->metrics, o.guard);
   return ctx;
+}
+
+guard::GuardConfig guard_config(const Config& c) {
+  guard::GuardConfig g;
+  g.auto_action = c.guard.auto_action;
+  g.throttle_rate_per_minute = c.guard.throttle_rate_per_minute;
+  g.throttle_seconds = c.guard.throttle_seconds;
+  g.tempban_seconds = c.guard.tempban_seconds;
+  g.ban_duration_expr = c.guard.ban_duration_expr;
+  g.max_ban_seconds = c.guard.max_ban_seconds;
+  g.key_rotation_days = c.guard.key_rotation_days;
+  g.cooldown_seconds = c.guard.cooldown_seconds;
+  g.recent_records = c.guard.recent_records;
+  g.debug_pack_ttl_seconds = c.guard.debug_pack_ttl_seconds;
+  g.public_url = c.public_url;
+  g.thresholds.brute_force_error_rate = c.guard.brute_force_error_rate;
+  g.thresholds.brute_force_min_requests = c.guard.brute_force_min_requests;
+  g.thresholds.bot_p95_ms = c.guard.bot_p95_ms;
+  g.thresholds.bot_min_requests = c.guard.bot_min_requests;
+  g.thresholds.ip_rotation_per_100 = c.guard.ip_rotation_per_100;
+  g.thresholds.ip_rotation_min_unique = c.guard.ip_rotation_min_unique;
+  g.thresholds.spike_ratio = c.guard.spike_ratio;
+  return g;
 }
 
 Result<auth::Bootstrap> initialise(Context& ctx, const std::string& tenant_name) {
@@ -139,6 +167,7 @@ class BackgroundLoop {
         next_verify = now + hours(1);
       }
       if (now >= next_purge) {
+        (void)ctx_.decisions->sweep_expired();
         if (auto st = idem_.purge_expired(); !st)
           log_warn("idempotency purge failed", {{"error", st.error().detail}});
         next_purge = now + minutes(10);
@@ -175,6 +204,7 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   oo.synchronous = config.store.synchronous;
   oo.read_connections = static_cast<int>(config.store.read_connections);
   oo.busy_timeout_ms = static_cast<int>(config.store.busy_timeout_ms);
+  oo.guard = guard_config(config);
   auto opened = open_context(config.data_dir, clock, oo);
   if (!opened) {
     log_error("cannot start", {{"error", opened.error().detail}});
@@ -208,7 +238,8 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
 
   api::IdempotencyStore idem(*ctx.db, clock, config.idempotency_ttl_seconds);
   std::atomic<bool> draining{false};
-  api::Services services{*ctx.auth, *ctx.audit, idem, ctx.metrics, clock, nullptr};
+  api::Services services{*ctx.auth, *ctx.audit, idem, ctx.metrics, clock, nullptr,
+                         ctx.decisions.get(), ctx.guard.get()};
   services.readiness = [&]() {
     std::vector<api::Check> checks;
     auto tx = ctx.db->begin(store::TxKind::kRead);

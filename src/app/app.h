@@ -15,6 +15,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/metrics.h"
+#include "guard/decisions.h"
+#include "guard/engine.h"
 #include "store/database.h"
 #include "store/migrations.h"
 
@@ -51,6 +53,8 @@ struct Context {
   std::unique_ptr<audit::Signer> signer;
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<guard::Decisions> decisions;
+  std::unique_ptr<guard::Engine> guard;
   std::vector<audit::VerifyReport> startup_verification;
 
   Context(const std::string& data_dir, const Clock& c) : paths(data_dir), clock(c) {}
@@ -62,7 +66,11 @@ struct OpenOptions {
   std::string synchronous = "full";
   int read_connections = 4;
   int busy_timeout_ms = 5000;
+  guard::GuardConfig guard;
 };
+
+// The guard settings of a Config.
+guard::GuardConfig guard_config(const Config& config);
 
 Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const Clock& clock,
                                               const OpenOptions& options);

@@ -40,14 +40,23 @@ bool role_grants(Role r, Permission p) {
     case Role::kAuditor:
       // Read-only access to everything, including the audit log.
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
-             p == Permission::kTokensRead || p == Permission::kAuditRead;
+             p == Permission::kTokensRead || p == Permission::kAuditRead ||
+             p == Permission::kGuardRead;
     case Role::kCompliance:
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
-             p == Permission::kAuditRead;
-    case Role::kPayAdmin:
+             p == Permission::kAuditRead || p == Permission::kGuardRead;
     case Role::kFraudOps:
+      // Fraud operations own SIRA Guard: they act on keys and IPs.
+      return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
+             p == Permission::kSignalsIngest || p == Permission::kGuardRead ||
+             p == Permission::kGuardWrite || p == Permission::kDebugPacks;
     case Role::kOps:
-      return p == Permission::kTenantsRead || p == Permission::kUsersRead;
+      return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
+             p == Permission::kSignalsIngest || p == Permission::kGuardRead ||
+             p == Permission::kDebugPacks;
+    case Role::kPayAdmin:
+      return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
+             p == Permission::kGuardRead;
   }
   return false;
 }
@@ -63,6 +72,10 @@ std::string_view permission_name(Permission p) {
     case Permission::kTokensWrite: return "tokens:write";
     case Permission::kAuditRead: return "audit:read";
     case Permission::kAuditAdmin: return "audit:admin";
+    case Permission::kSignalsIngest: return "signals:ingest";
+    case Permission::kGuardRead: return "guard:read";
+    case Permission::kGuardWrite: return "guard:write";
+    case Permission::kDebugPacks: return "debug-packs:create";
   }
   return "unknown";
 }

@@ -20,6 +20,10 @@ enum class Permission {
   kTokensWrite,
   kAuditRead,
   kAuditAdmin,  // acknowledge an integrity failure, trigger verification
+  kSignalsIngest,  // push request logs
+  kGuardRead,      // metrics, suspicious events, recommendations, decisions
+  kGuardWrite,     // manual decisions, allowlist, bouncers, recommendation status
+  kDebugPacks,     // create shareable debug packs
 };
 
 std::optional<Role> parse_role(std::string_view name);

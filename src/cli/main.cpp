@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <chrono>
 #include <iostream>
 #include <sys/stat.h>
 
@@ -9,6 +10,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "signals/parse.h"
 #include "store/sqlite.h"
 
 namespace fs = std::filesystem;
@@ -87,6 +89,72 @@ int run_verify(const std::string& data, const std::string& tenant, bool quiet = 
   return 0;
 }
 
+int run_ingest(const std::string& data, const std::string& tenant, const std::string& file,
+               const std::string& format_name, const std::string& config_path) {
+  signals::Format format;
+  if (!signals::parse_format(format_name, &format)) return die("--format must be ndjson or nginx");
+  if (app::DataLock::held_by_other(app::DataPaths(data)))
+    return die("a sira server is running on " + data +
+               "; send the records to it with POST /api/v1/signals/requests");
+  auto config = load_config(config_path, environment_map(), {});
+  if (!config) return die("bad configuration: " + config.error().detail);
+  app::OpenOptions o;
+  o.read_connections = 1;
+  o.guard = app::guard_config(*config);
+  auto ctx = app::open_context(data, g_clock, o);
+  if (!ctx) return die(ctx.error().detail);
+  auto t = pick_tenant(**ctx, tenant);
+  if (!t) return die(t.error().detail);
+
+  std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
+  if (!in) return die("cannot open " + file);
+  // Chunks end on a line boundary; the tail of a chunk is carried into the next.
+  constexpr size_t kChunk = 8 << 20;
+  std::string buf;
+  buf.reserve(kChunk * 2);
+  std::vector<char> block(kChunk);
+  int64_t line = 1, lines = 0, records = 0, rejected = 0, detections = 0, actions = 0;
+  std::map<std::string, int64_t> reasons;
+  std::vector<std::pair<int64_t, std::string>> first_rejects;
+  auto t0 = std::chrono::steady_clock::now();
+  auto feed = [&](std::string_view chunk) -> bool {
+    auto rep = (*ctx)->guard->ingest(t->id, chunk, format, "cli", line);
+    if (!rep) {
+      std::cerr << "sira: " << rep.error().detail << "\n";
+      return false;
+    }
+    line += rep->stats.lines;
+    lines += rep->stats.lines;
+    records += rep->stats.records;
+    rejected += rep->stats.rejected;
+    detections += rep->detections;
+    actions += rep->actions;
+    for (const auto& [r, n] : rep->stats.reasons) reasons[r] += n;
+    for (const auto& rj : rep->rejects)
+      if (first_rejects.size() < 20) first_rejects.push_back(rj);
+    return true;
+  };
+  bool ok = true;
+  for (;;) {
+    size_t n = std::fread(block.data(), 1, block.size(), in);
+    if (n == 0) break;
+    buf.append(block.data(), n);
+    size_t cut = buf.rfind('\n');
+    if (cut == std::string::npos) continue;
+    if (!(ok = feed(std::string_view(buf).substr(0, cut + 1)))) break;
+    buf.erase(0, cut + 1);
+  }
+  if (ok && !buf.empty()) ok = feed(buf);
+  if (in != stdin) std::fclose(in);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "lines " << lines << ", accepted " << records << ", rejected " << rejected
+            << ", detections " << detections << ", actions " << actions << ", " << secs << " s ("
+            << static_cast<int64_t>(records / std::max(secs, 1e-9)) << " records/s)\n";
+  for (const auto& [r, n] : reasons) std::cout << "  rejected " << n << ": " << r << "\n";
+  for (const auto& [l, r] : first_rejects) std::cout << "  line " << l << ": " << r << "\n";
+  return ok ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +215,23 @@ int main(int argc, char** argv) {
   restore->add_option("file", file, "backup file")->required();
   restore->add_option("--data", data, "data directory");
   restore->add_flag("--force", force, "restore even when the backup fails audit verification");
+
+  // ingest
+  auto* ingest = cli.add_subcommand("ingest", "run request logs through SIRA Guard (parse, rollup, detect, act)");
+  std::string format_name = "ndjson", ingest_config;
+  ingest->add_option("file", file, "NDJSON or nginx access log file ('-' for stdin)")->required();
+  ingest->add_option("--format", format_name, "ndjson or nginx");
+  ingest->add_option("--data", data, "data directory");
+  ingest->add_option("--tenant", tenant, "tenant id or name (default: the system tenant)");
+  ingest->add_option("--config", ingest_config, "sira.yaml for guard settings");
+
+  // bouncer
+  auto* bouncer = cli.add_subcommand("bouncer", "CrowdSec-compatible bouncers");
+  bouncer->require_subcommand(1);
+  auto* badd = bouncer->add_subcommand("add", "register a bouncer; prints its API key once");
+  badd->add_option("name", name, "bouncer name")->required();
+  badd->add_option("--data", data, "data directory");
+  badd->add_option("--tenant", tenant, "tenant id or name");
 
   auto* version = cli.add_subcommand("version", "print the version");
 
@@ -255,6 +340,23 @@ int main(int argc, char** argv) {
   }
 
   if (*verify) return run_verify(data, tenant);
+
+  if (*ingest) return run_ingest(data, tenant, file, format_name, ingest_config);
+
+  if (*badd) {
+    if (app::DataLock::held_by_other(app::DataPaths(data)))
+      return die("a sira server is running on " + data + "; use POST /api/v1/guard/bouncers");
+    auto ctx = open_existing(data);
+    if (!ctx) return die(ctx.error().detail);
+    auto t = pick_tenant(**ctx, tenant);
+    if (!t) return die(t.error().detail);
+    auto b = (*ctx)->decisions->add_bouncer(t->id, "cli", name);
+    if (!b) return die(b.error().detail);
+    std::cout << "bouncer " << b->first.id << " (" << name << ") for tenant " << t->name
+              << "; API key (shown once):\n"
+              << b->second << std::endl;
+    return 0;
+  }
 
   if (*backup) {
     app::DataPaths paths(data);

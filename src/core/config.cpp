@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <unistd.h>
 
@@ -67,6 +68,29 @@ std::string check_listen(const std::string& v) {
   return "";
 }
 
+template <class Getter>
+std::function<std::string(Config&, const std::string&)> boolean(Getter get) {
+  return [get](Config& c, const std::string& v) -> std::string {
+    if (v == "true" || v == "1" || v == "yes" || v == "on") get(c) = true;
+    else if (v == "false" || v == "0" || v == "no" || v == "off") get(c) = false;
+    else return "must be true or false, got \"" + v + "\"";
+    return "";
+  };
+}
+
+template <class Getter>
+std::function<std::string(Config&, const std::string&)> real(Getter get, double lo, double hi) {
+  return [get, lo, hi](Config& c, const std::string& v) -> std::string {
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !(d >= lo && d <= hi))
+      return "must be a number between " + std::to_string(lo) + " and " + std::to_string(hi) +
+             ", got \"" + v + "\"";
+    get(c) = d;
+    return "";
+  };
+}
+
 const std::vector<KeySpec>& specs() {
   static const std::vector<KeySpec> kSpecs = {
       {"data_dir", text([](Config& c) -> std::string& { return c.data_dir; }, {})},
@@ -102,6 +126,37 @@ const std::vector<KeySpec>& specs() {
        integer([](Config& c) -> int64_t& { return c.audit.verify_interval_seconds; }, 0, 86400)},
       {"idempotency_ttl_seconds",
        integer([](Config& c) -> int64_t& { return c.idempotency_ttl_seconds; }, 60, 30 * 86400)},
+      {"public_url", text([](Config& c) -> std::string& { return c.public_url; }, {})},
+      {"guard.auto_action", boolean([](Config& c) -> bool& { return c.guard.auto_action; })},
+      {"guard.throttle_rate_per_minute",
+       integer([](Config& c) -> int64_t& { return c.guard.throttle_rate_per_minute; }, 1, 1000000)},
+      {"guard.throttle_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.throttle_seconds; }, 1, 365 * 86400)},
+      {"guard.tempban_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.tempban_seconds; }, 1, 365 * 86400)},
+      {"guard.ban_duration_expr", text([](Config& c) -> std::string& { return c.guard.ban_duration_expr; }, {})},
+      {"guard.max_ban_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.max_ban_seconds; }, 1, 10LL * 365 * 86400)},
+      {"guard.key_rotation_days",
+       integer([](Config& c) -> int64_t& { return c.guard.key_rotation_days; }, 1, 3650)},
+      {"guard.cooldown_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.cooldown_seconds; }, 0, 86400)},
+      {"guard.recent_records",
+       integer([](Config& c) -> int64_t& { return c.guard.recent_records; }, 0, 10000000)},
+      {"guard.debug_pack_ttl_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.debug_pack_ttl_seconds; }, 60, 90 * 86400)},
+      {"guard.brute_force_error_rate",
+       real([](Config& c) -> double& { return c.guard.brute_force_error_rate; }, 0, 1)},
+      {"guard.brute_force_min_requests",
+       integer([](Config& c) -> int64_t& { return c.guard.brute_force_min_requests; }, 1, 1LL << 40)},
+      {"guard.bot_p95_ms", real([](Config& c) -> double& { return c.guard.bot_p95_ms; }, 0, 1e6)},
+      {"guard.bot_min_requests",
+       integer([](Config& c) -> int64_t& { return c.guard.bot_min_requests; }, 1, 1LL << 40)},
+      {"guard.ip_rotation_per_100",
+       real([](Config& c) -> double& { return c.guard.ip_rotation_per_100; }, 0, 100)},
+      {"guard.ip_rotation_min_unique",
+       integer([](Config& c) -> int64_t& { return c.guard.ip_rotation_min_unique; }, 1, 1LL << 40)},
+      {"guard.spike_ratio", real([](Config& c) -> double& { return c.guard.spike_ratio; }, 1, 1e6)},
   };
   return kSpecs;
 }

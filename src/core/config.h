@@ -36,6 +36,26 @@ struct Config {
     int64_t verify_interval_seconds = 60;  // background re-verification; 0 = only at start
   } audit;
   int64_t idempotency_ttl_seconds = 24 * 3600;
+  std::string public_url = "http://127.0.0.1:8080";  // base of links sira hands out
+  struct Guard {
+    bool auto_action = true;
+    int64_t throttle_rate_per_minute = 10;
+    int64_t throttle_seconds = 3600;
+    int64_t tempban_seconds = 3600;
+    std::string ban_duration_expr = "base * 2 ^ offences";
+    int64_t max_ban_seconds = 30 * 86400;
+    int64_t key_rotation_days = 90;
+    int64_t cooldown_seconds = 900;
+    int64_t recent_records = 100000;
+    int64_t debug_pack_ttl_seconds = 7 * 86400;
+    double brute_force_error_rate = 0.5;
+    int64_t brute_force_min_requests = 100;
+    double bot_p95_ms = 50;
+    int64_t bot_min_requests = 1000;
+    double ip_rotation_per_100 = 10;
+    int64_t ip_rotation_min_unique = 20;
+    double spike_ratio = 5;
+  } guard;
 };
 
 // Names of every key accepted in sira.yaml / SIRA_* (dotted form).

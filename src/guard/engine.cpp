@@ -1,0 +1,636 @@
+// SIRA Guard pipeline: parse -> rollup -> detect -> act, plus recommendations and debug packs.
+#include "guard/engine.h"
+
+#include <boost/json.hpp>
+#include <deque>
+#include <unordered_map>
+
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "guard/anonymize.h"
+#include "guard/recommend.h"
+
+namespace sira::guard {
+
+namespace bj = boost::json;
+
+namespace {
+
+bj::array string_array(const std::vector<std::string>& v) {
+  bj::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+std::vector<std::string> parse_string_array(const std::string& text) {
+  std::vector<std::string> out;
+  auto v = json::parse(text);
+  if (!v || !v->is_array()) return out;
+  for (const auto& e : v->as_array())
+    if (e.is_string()) out.emplace_back(e.as_string());
+  return out;
+}
+
+constexpr const char* kEventCols =
+    "id, tenant_id, key_id, type, severity, confidence, anomaly_score, summary, evidence, "
+    "features, thresholds, window_start, window_end, action_taken, decision_ids, "
+    "recommendations, detected_at, event_time";
+
+SuspiciousEvent event_from(const store::Row& r) {
+  SuspiciousEvent e;
+  e.id = r.str(0);
+  e.tenant_id = r.str(1);
+  e.key_id = r.str(2);
+  e.type = r.str(3);
+  e.severity = r.str(4);
+  e.confidence = r.f64(5);
+  e.anomaly_score = r.f64(6);
+  e.summary = r.str(7);
+  e.evidence_json = r.str(8);
+  e.features_json = r.str(9);
+  e.thresholds_json = r.str(10);
+  e.window_start_ms = r.i64(11);
+  e.window_end_ms = r.i64(12);
+  e.action_taken = r.str(13);
+  e.decision_ids = parse_string_array(r.str(14));
+  e.recommendations = parse_string_array(r.str(15));
+  e.detected_at = r.i64(16);
+  e.event_time_ms = r.i64(17);
+  return e;
+}
+
+constexpr const char* kRecCols =
+    "id, tenant_id, key_id, type, priority, title, description, action_steps, triggered_by, "
+    "event_id, status, created_at, updated_at";
+
+StoredRecommendation rec_from(const store::Row& r) {
+  StoredRecommendation s;
+  s.id = r.str(0);
+  s.tenant_id = r.str(1);
+  s.key_id = r.str(2);
+  s.type = r.str(3);
+  s.priority = r.str(4);
+  s.title = r.str(5);
+  s.description = r.str(6);
+  s.action_steps = parse_string_array(r.str(7));
+  s.triggered_by = r.str(8);
+  s.event_id = r.str(9);
+  s.status = r.str(10);
+  s.created_at = r.i64(11);
+  s.updated_at = r.i64(12);
+  return s;
+}
+
+bool service_problem(DetectionType t) {
+  return t == DetectionType::kErrorBurst || t == DetectionType::kLatencyDegradation;
+}
+
+std::string token_hash(std::string_view token) {
+  Hash256 h = sha256(token);
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+}  // namespace
+
+struct Engine::TenantState {
+  struct KeyState {
+    int64_t pending = 0;
+    int64_t last_eval_ts = 0;
+    int64_t last_ts = 0;
+    bool due = false;
+    std::map<DetectionType, int64_t> last_event;  // event time of the last event per type
+  };
+  std::mutex mu;
+  signals::Rollups rollups;
+  std::unordered_map<std::string, KeyState> keys;
+  std::vector<signals::ApiRecord> recent;  // ring
+  size_t recent_next = 0;
+  bool recent_full = false;
+};
+
+Engine::Engine(store::Database& db, audit::AuditLog& audit, Decisions& decisions,
+               const Clock& clock, MetricsRegistry& metrics, GuardConfig config)
+    : db_(db),
+      audit_(audit),
+      decisions_(decisions),
+      clock_(clock),
+      metrics_(metrics),
+      config_(std::move(config)),
+      detector_(config_.thresholds) {
+  auto e = Expression::parse(config_.ban_duration_expr, {"base", "offences"});
+  if (!e) e = Expression::parse("base * 2 ^ offences", {"base", "offences"});
+  ban_expr_ = std::move(*e);
+}
+
+Engine::~Engine() = default;
+
+std::vector<store::Migration> Engine::migrations() {
+  return {{"guard", 1, "suspicious events, recommendations, keys, debug packs",
+           "CREATE TABLE guard_events ("
+           " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, type TEXT NOT NULL,"
+           " severity TEXT NOT NULL, confidence REAL NOT NULL, anomaly_score REAL NOT NULL,"
+           " summary TEXT NOT NULL, evidence TEXT NOT NULL, features TEXT NOT NULL,"
+           " thresholds TEXT NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,"
+           " action_taken TEXT NOT NULL, decision_ids TEXT NOT NULL, recommendations TEXT NOT NULL,"
+           " detected_at INTEGER NOT NULL, event_time INTEGER NOT NULL);"
+           "CREATE INDEX guard_events_key ON guard_events (tenant_id, key_id, id);"
+           "CREATE TABLE guard_recommendations ("
+           " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, type TEXT NOT NULL,"
+           " priority TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,"
+           " action_steps TEXT NOT NULL, triggered_by TEXT NOT NULL, event_id TEXT NOT NULL,"
+           " status TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+           "CREATE INDEX guard_recommendations_key ON guard_recommendations (tenant_id, key_id, type);"
+           "CREATE TABLE guard_keys ("
+           " tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, first_seen INTEGER NOT NULL,"
+           " PRIMARY KEY (tenant_id, key_id));"
+           "CREATE TABLE guard_debug_packs ("
+           " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, title TEXT NOT NULL,"
+           " window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, token_hash BLOB NOT NULL UNIQUE,"
+           " bundle TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+           " expires_at INTEGER NOT NULL, accesses INTEGER NOT NULL DEFAULT 0);"}};
+}
+
+Engine::TenantState& Engine::tenant(const std::string& tenant_id) {
+  std::lock_guard lock(map_mu_);
+  auto& slot = tenants_[tenant_id];
+  if (!slot) slot = std::make_unique<TenantState>();
+  return *slot;
+}
+
+Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_view data,
+                                    signals::Format format, const std::string& actor,
+                                    int64_t first_line) {
+  IngestReport report;
+  TenantState& t = tenant(tenant_id);
+  std::lock_guard lock(t.mu);
+  auto parser = signals::make_parser(format);
+  std::vector<std::string> due;
+  std::vector<std::pair<std::string, int64_t>> new_keys;
+  size_t ring = static_cast<size_t>(std::max<int64_t>(0, config_.recent_records));
+  if (t.recent.size() != ring && !t.recent_full) t.recent.resize(ring);
+
+  signals::parse_lines(
+      *parser, data, first_line,
+      [&](const signals::RecordView& r) {
+        t.rollups.key(r.key_id).add(r);
+        auto [it, inserted] = t.keys.try_emplace(std::string(r.key_id));
+        auto& ks = it->second;
+        if (inserted) {
+          ks.last_eval_ts = r.ts_ms;
+          new_keys.emplace_back(it->first, r.ts_ms);
+        }
+        ++ks.pending;
+        ks.last_ts = std::max(ks.last_ts, r.ts_ms);
+        if (!ks.due && (ks.pending >= config_.evaluate_every || r.ts_ms - ks.last_eval_ts >= 60000)) {
+          ks.due = true;
+          due.push_back(it->first);
+        }
+        if (ring > 0) {
+          signals::ApiRecord& slot = t.recent[t.recent_next];
+          slot.ts_ms = r.ts_ms;
+          slot.key_id.assign(r.key_id);
+          slot.ip.assign(r.ip);
+          slot.method.assign(r.method);
+          slot.path.assign(r.path);
+          slot.query.assign(r.query);
+          slot.status = r.status;
+          slot.latency_ms = r.latency_ms;
+          slot.bytes = r.bytes;
+          slot.user_agent.assign(r.user_agent);
+          slot.trace_id.assign(r.trace_id);
+          slot.span_id.assign(r.span_id);
+          if (++t.recent_next == ring) {
+            t.recent_next = 0;
+            t.recent_full = true;
+          }
+        }
+      },
+      [&](int64_t line, std::string_view reason) {
+        if (report.rejects.size() < 100) report.rejects.emplace_back(line, std::string(reason));
+      },
+      &report.stats);
+
+  metrics_.counter("sira_guard_records_total", "Request records ingested.", {{"tenant", tenant_id}})
+      .inc(static_cast<double>(report.stats.records));
+  if (report.stats.rejected > 0)
+    metrics_.counter("sira_guard_records_rejected_total", "Request records rejected.",
+                     {{"tenant", tenant_id}})
+        .inc(static_cast<double>(report.stats.rejected));
+
+  if (!new_keys.empty()) {
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+    for (const auto& [key, ts] : new_keys)
+      SIRA_CHECK(tx->exec("INSERT INTO guard_keys (tenant_id, key_id, first_seen) VALUES (?, ?, ?) "
+                          "ON CONFLICT (tenant_id, key_id) DO NOTHING",
+                          {tenant_id, key, ts}));
+    SIRA_CHECK(tx->commit());
+  }
+
+  for (const auto& key_id : due) {
+    auto& ks = t.keys[key_id];
+    ks.due = false;
+    ks.pending = 0;
+    ks.last_eval_ts = ks.last_ts;
+    const signals::KeyRollup* key = t.rollups.find(key_id);
+    if (!key) continue;
+    Evaluation eval = detector_.evaluate(*key, ks.last_ts);
+    t.rollups.key(key_id).note_anomaly_score(ks.last_ts, eval.anomaly_score);
+    if (!eval.detections.empty()) SIRA_CHECK(act(tenant_id, t, key_id, eval, ks.last_ts, actor, &report));
+  }
+  return report;
+}
+
+Status Engine::act(const std::string& tenant_id, TenantState& t, const std::string& key_id,
+                   const Evaluation& eval, int64_t now_event_ms, const std::string& actor,
+                   IngestReport* report) {
+  auto& ks = t.keys[key_id];
+  std::vector<const Detection*> fresh;
+  for (const auto& d : eval.detections) {
+    auto it = ks.last_event.find(d.type);
+    if (it != ks.last_event.end() && now_event_ms - it->second < config_.cooldown_seconds * 1000)
+      continue;
+    fresh.push_back(&d);
+  }
+  if (fresh.empty()) return {};
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  int64_t now = clock_.now_ms();
+  for (const Detection* d : fresh) {
+    SuspiciousEvent ev;
+    ev.id = new_id("evt", clock_);
+    ev.tenant_id = tenant_id;
+    ev.key_id = key_id;
+    ev.type = std::string(type_name(d->type));
+    ev.severity = std::string(severity_name(d->severity));
+    ev.confidence = d->confidence;
+    ev.anomaly_score = eval.anomaly_score;
+    ev.summary = d->summary;
+    ev.evidence_json = bj::serialize(d->evidence);
+    ev.features_json = bj::serialize(d->features);
+    ev.thresholds_json = bj::serialize(d->thresholds);
+    ev.window_start_ms = d->window_start_ms;
+    ev.window_end_ms = d->window_end_ms;
+    ev.recommendations = d->recommendations;
+    ev.detected_at = now;
+    ev.event_time_ms = now_event_ms;
+
+    // The graded action: the seed's per-type action, raised by the anomaly score band; service
+    // problems (5xx bursts, slowness) only ever alert.
+    ActionKind action = std::max(d->suggested_action, action_for_score(eval.anomaly_score));
+    if (service_problem(d->type)) action = std::min(action, ActionKind::kAlert);
+    std::string scenario = "sira/" + ev.type;
+    if (decisions_.allowlisted(tenant_id, key_id, {})) {
+      ev.action_taken = "allowlisted";
+    } else if (!config_.auto_action) {
+      ev.action_taken = "recommended:" + std::string(action_name(action));
+    } else {
+      ev.action_taken = std::string(action_name(action));
+      std::optional<NewDecision> nd;
+      if (action == ActionKind::kThrottle) {
+        nd = NewDecision{Scope::kKey, key_id, "throttle", config_.throttle_rate_per_minute, "sira",
+                         scenario, ev.summary, ev.id, config_.throttle_seconds * 1000};
+      } else if (action == ActionKind::kTempBan || action == ActionKind::kPermBan) {
+        std::optional<int64_t> duration;
+        if (action == ActionKind::kTempBan) {
+          int64_t since = now - config_.offence_window_days * 86400 * 1000;
+          int64_t offences = decisions_.prior_count(tenant_id, Scope::kKey, key_id, since).value_or(0);
+          double secs = ban_expr_.eval({{"base", static_cast<double>(config_.tempban_seconds)},
+                                        {"offences", static_cast<double>(offences)}});
+          secs = std::clamp(secs, 1.0, static_cast<double>(config_.max_ban_seconds));
+          duration = static_cast<int64_t>(secs * 1000);
+        }
+        nd = NewDecision{Scope::kKey, key_id, "ban", 0, "sira", scenario, ev.summary, ev.id, duration};
+        // A ban driven mostly from one address also bans that address for gateways that
+        // enforce IPs (CrowdSec bouncers).
+        std::string top_ip;
+        if (const signals::KeyRollup* key = t.rollups.find(key_id)) {
+          auto w = key->window(now_event_ms, 3600 * 1000);
+          if (!w.top_ips.empty() && w.requests > 0 && w.top_ips[0].second * 2 >= w.requests)
+            top_ip = w.top_ips[0].first;
+        }
+        if (!top_ip.empty() && !decisions_.allowlisted(tenant_id, {}, top_ip)) {
+          NewDecision ipd{Scope::kIp, top_ip, "ban", 0, "sira", scenario, ev.summary, ev.id,
+                          duration};
+          auto ipdec = decisions_.add_in(*tx, tenant_id, actor, ipd);
+          if (ipdec) ev.decision_ids.push_back(ipdec->id);
+        }
+      }
+      if (nd) {
+        auto dec = decisions_.add_in(*tx, tenant_id, actor, *nd);
+        if (dec) ev.decision_ids.push_back(dec->id);
+        else if (dec.error().code != ErrorCode::kConflict) return std::unexpected(dec.error());
+        else ev.action_taken += " (kept stronger existing decision)";
+      }
+      ++report->actions;
+    }
+    SIRA_CHECK(tx->exec(std::string("INSERT INTO guard_events (") + kEventCols +
+                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        {ev.id, tenant_id, key_id, ev.type, ev.severity, ev.confidence,
+                         ev.anomaly_score, ev.summary, ev.evidence_json, ev.features_json,
+                         ev.thresholds_json, ev.window_start_ms, ev.window_end_ms, ev.action_taken,
+                         bj::serialize(string_array(ev.decision_ids)),
+                         bj::serialize(string_array(ev.recommendations)), now, now_event_ms}));
+    for (const auto& rec : recommendations_for(*d)) {
+      auto existing = SIRA_TRY(tx->query_one(
+          "SELECT id FROM guard_recommendations WHERE tenant_id = ? AND key_id = ? AND type = ? "
+          "AND status = 'open'",
+          {tenant_id, key_id, rec.type}));
+      if (existing) {
+        SIRA_CHECK(tx->exec("UPDATE guard_recommendations SET description = ?, event_id = ?, "
+                            "updated_at = ? WHERE id = ?",
+                            {rec.description, ev.id, now, existing->str(0)}));
+      } else {
+        SIRA_CHECK(tx->exec(std::string("INSERT INTO guard_recommendations (") + kRecCols +
+                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                            {new_id("rec", clock_), tenant_id, key_id, rec.type, rec.priority,
+                             rec.title, rec.description,
+                             bj::serialize(string_array(rec.action_steps)), rec.triggered_by, ev.id,
+                             now, now}));
+      }
+    }
+    bj::object details{{"key_id", key_id},
+                       {"type", ev.type},
+                       {"severity", ev.severity},
+                       {"confidence", ev.confidence},
+                       {"anomaly_score", ev.anomaly_score},
+                       {"action_taken", ev.action_taken},
+                       {"decision_ids", string_array(ev.decision_ids)},
+                       {"summary", ev.summary}};
+    SIRA_CHECK(audit_.append(*tx, tenant_id,
+                             {"sira-guard", "guard.detection", "suspicious_event", ev.id,
+                              bj::serialize(details)}));
+    ks.last_event[d->type] = now_event_ms;
+    ++report->detections;
+    metrics_.counter("sira_guard_detections_total", "Suspicious events detected.",
+                     {{"tenant", tenant_id}, {"type", ev.type}})
+        .inc();
+  }
+  return tx->commit();
+}
+
+Result<std::vector<signals::PeriodPoint>> Engine::metrics(const std::string& tenant_id,
+                                                          const std::string& key_id,
+                                                          const std::string& period) {
+  TenantState& t = tenant(tenant_id);
+  std::lock_guard lock(t.mu);
+  const signals::KeyRollup* key = t.rollups.find(key_id);
+  if (!key) return fail(ErrorCode::kNotFound, "no traffic seen for key " + key_id);
+  int64_t now = key->last_seen_ms();
+  if (period == "1h") return key->minutes(now - 3600 * 1000);
+  if (period == "24h") return key->hours(now - 24 * 3600 * 1000);
+  if (period == "7d") return key->hours(now - 7 * 24 * 3600 * 1000LL);
+  if (period == "30d") return key->days(now - 30 * 24 * 3600 * 1000LL);
+  return fail(ErrorCode::kInvalidArgument, "period must be 1h, 24h, 7d or 30d", "period");
+}
+
+Result<std::optional<signals::WindowSummary>> Engine::summary(const std::string& tenant_id,
+                                                              const std::string& key_id) {
+  TenantState& t = tenant(tenant_id);
+  std::lock_guard lock(t.mu);
+  const signals::KeyRollup* key = t.rollups.find(key_id);
+  if (!key) return std::optional<signals::WindowSummary>();
+  return std::optional<signals::WindowSummary>(key->window(key->last_seen_ms(), 3600 * 1000));
+}
+
+Result<std::vector<SuspiciousEvent>> Engine::events(const std::string& tenant_id,
+                                                    const std::optional<std::string>& key_id,
+                                                    int limit,
+                                                    const std::optional<std::string>& before_id) {
+  std::string sql = std::string("SELECT ") + kEventCols + " FROM guard_events WHERE tenant_id = ?";
+  store::Params p{tenant_id};
+  if (key_id) {
+    sql += " AND key_id = ?";
+    p.push_back(*key_id);
+  }
+  if (before_id) {
+    sql += " AND id < ?";
+    p.push_back(*before_id);
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  p.push_back(int64_t{limit});
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query(sql, p));
+  std::vector<SuspiciousEvent> out;
+  for (const auto& r : rows) out.push_back(event_from(r));
+  return out;
+}
+
+Result<std::vector<StoredRecommendation>> Engine::recommendations(
+    const std::string& tenant_id, const std::string& key_id,
+    const std::optional<std::string>& status) {
+  int64_t now = clock_.now_ms();
+  {
+    // Age check: a key seen for longer than the rotation period should be rotated.
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+    auto first = SIRA_TRY(tx->query_one(
+        "SELECT first_seen FROM guard_keys WHERE tenant_id = ? AND key_id = ?", {tenant_id, key_id}));
+    if (first) {
+      int64_t age_days = (now - first->i64(0)) / (86400 * 1000);
+      if (auto rec = rotate_key_recommendation(age_days, config_.key_rotation_days)) {
+        auto existing = SIRA_TRY(tx->query_one(
+            "SELECT id FROM guard_recommendations WHERE tenant_id = ? AND key_id = ? AND type = ? "
+            "AND (status = 'open' OR updated_at > ?)",
+            {tenant_id, key_id, rec->type, now - config_.key_rotation_days * 86400 * 1000}));
+        if (!existing) {
+          SIRA_CHECK(tx->exec(std::string("INSERT INTO guard_recommendations (") + kRecCols +
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'open', ?, ?)",
+                              {new_id("rec", clock_), tenant_id, key_id, rec->type, rec->priority,
+                               rec->title, rec->description,
+                               bj::serialize(string_array(rec->action_steps)), rec->triggered_by,
+                               now, now}));
+          SIRA_CHECK(tx->commit());
+        }
+      }
+    }
+  }
+  std::string sql = std::string("SELECT ") + kRecCols +
+                    " FROM guard_recommendations WHERE tenant_id = ? AND key_id = ?";
+  store::Params p{tenant_id, key_id};
+  if (status) {
+    sql += " AND status = ?";
+    p.push_back(*status);
+  }
+  sql += " ORDER BY CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, id";
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query(sql, p));
+  std::vector<StoredRecommendation> out;
+  for (const auto& r : rows) out.push_back(rec_from(r));
+  return out;
+}
+
+Result<StoredRecommendation> Engine::set_recommendation_status(const std::string& tenant_id,
+                                                               const std::string& actor,
+                                                               const std::string& id,
+                                                               const std::string& status) {
+  if (status != "open" && status != "accepted" && status != "dismissed")
+    return fail(ErrorCode::kInvalidArgument, "status must be open, accepted or dismissed", "status");
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  auto row = SIRA_TRY(tx->query_one(std::string("SELECT ") + kRecCols +
+                                        " FROM guard_recommendations WHERE tenant_id = ? AND id = ?",
+                                    {tenant_id, id}));
+  if (!row) return fail(ErrorCode::kNotFound, "no recommendation " + id);
+  StoredRecommendation rec = rec_from(*row);
+  int64_t now = clock_.now_ms();
+  SIRA_CHECK(tx->exec("UPDATE guard_recommendations SET status = ?, updated_at = ? WHERE id = ?",
+                      {status, now, id}));
+  SIRA_CHECK(audit_.append(*tx, tenant_id,
+                           {actor, "recommendation." + status, "recommendation", id,
+                            bj::serialize(bj::object{{"key_id", rec.key_id},
+                                                     {"type", rec.type},
+                                                     {"previous_status", rec.status}})}));
+  SIRA_CHECK(tx->commit());
+  rec.status = status;
+  rec.updated_at = now;
+  return rec;
+}
+
+Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
+                                                   const std::string& actor,
+                                                   const DebugPackRequest& req) {
+  if (req.key_id.empty() || req.key_id.size() > signals::kMaxKeyId)
+    return fail(ErrorCode::kInvalidArgument, "keyId is required", "keyId");
+  if (req.end_ms <= req.start_ms)
+    return fail(ErrorCode::kInvalidArgument, "endTime must be after startTime", "endTime");
+  if (req.end_ms - req.start_ms > 7LL * 86400 * 1000)
+    return fail(ErrorCode::kInvalidArgument, "a debug pack covers at most 7 days", "endTime");
+  int64_t now = clock_.now_ms();
+  CreatedDebugPack out;
+  out.pack_id = new_id("dbg", clock_);
+  out.access_token = "debug_" + base64url_encode(random_bytes(24));
+  out.expires_at = now + config_.debug_pack_ttl_seconds * 1000;
+  out.share_url = config_.public_url + "/debug/" + out.access_token;
+
+  bj::object bundle{{"packId", out.pack_id},
+                    {"title", req.title},
+                    {"keyId", req.key_id},
+                    {"startTime", format_rfc3339_ms(req.start_ms)},
+                    {"endTime", format_rfc3339_ms(req.end_ms)},
+                    {"generatedAt", format_rfc3339_ms(now)},
+                    {"anonymised", true}};
+  bj::array logs, traces, metrics;
+  {
+    TenantState& t = tenant(tenant_id);
+    std::lock_guard lock(t.mu);
+    size_t n = t.recent_full ? t.recent.size() : t.recent_next;
+    size_t start = t.recent_full ? t.recent_next : 0;
+    for (size_t i = 0; i < n; ++i) {
+      const signals::ApiRecord& r = t.recent[(start + i) % t.recent.size()];
+      if (r.key_id != req.key_id || r.ts_ms < req.start_ms || r.ts_ms >= req.end_ms) continue;
+      if (req.include_logs)
+        logs.push_back(bj::object{{"ts", format_rfc3339_ms(r.ts_ms)},
+                                  {"ip", truncate_ip(r.ip)},
+                                  {"method", r.method},
+                                  {"path", mask_secrets(r.path)},
+                                  {"query", mask_query(r.query)},
+                                  {"status", r.status},
+                                  {"latencyMs", r.latency_ms},
+                                  {"bytes", r.bytes},
+                                  {"userAgent", mask_secrets(r.user_agent)}});
+      if (req.include_traces && !r.trace_id.empty())
+        traces.push_back(bj::object{{"traceId", r.trace_id},
+                                    {"spanId", r.span_id},
+                                    {"startTime", format_rfc3339_ms(r.ts_ms)},
+                                    {"durationMs", r.latency_ms},
+                                    {"name", r.method + " " + mask_secrets(r.path)},
+                                    {"status", r.status >= 500 ? "error" : "ok"},
+                                    {"httpStatus", r.status}});
+    }
+    if (req.include_metrics)
+      if (const signals::KeyRollup* key = t.rollups.find(req.key_id)) {
+        auto points = req.end_ms - req.start_ms <= 3600 * 1000 ? key->minutes(req.start_ms)
+                                                                : key->hours(req.start_ms);
+        for (const auto& p : points) {
+          if (p.start_ms >= req.end_ms) continue;
+          metrics.push_back(bj::object{{"start", format_rfc3339_ms(p.start_ms)},
+                                       {"requests", p.requests},
+                                       {"errors", p.errors},
+                                       {"avgLatency", p.latency_avg_ms},
+                                       {"p50Latency", p.p50_ms},
+                                       {"p95Latency", p.p95_ms},
+                                       {"p99Latency", p.p99_ms},
+                                       {"anomalyScore", p.max_anomaly_score}});
+        }
+      }
+  }
+  if (req.include_logs) bundle["logs"] = std::move(logs);
+  if (req.include_traces) bundle["traces"] = std::move(traces);
+  if (req.include_metrics) bundle["metrics"] = std::move(metrics);
+  bj::array events;
+  for (const auto& e : SIRA_TRY(this->events(tenant_id, req.key_id, 200, std::nullopt))) {
+    if (e.event_time_ms < req.start_ms || e.event_time_ms >= req.end_ms) continue;
+    bj::value evidence = bj::object();
+    if (auto v = json::parse(e.evidence_json)) evidence = std::move(*v);
+    events.push_back(bj::object{{"id", e.id},
+                                {"eventType", e.type},
+                                {"severity", e.severity},
+                                {"detectedAt", format_rfc3339_ms(e.event_time_ms)},
+                                {"summary", e.summary},
+                                {"actionTaken", e.action_taken}});
+  }
+  bundle["suspiciousEvents"] = std::move(events);
+
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  SIRA_CHECK(tx->exec("INSERT INTO guard_debug_packs (id, tenant_id, key_id, title, window_start, "
+                      "window_end, token_hash, bundle, created_by, created_at, expires_at) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      {out.pack_id, tenant_id, req.key_id, req.title, req.start_ms, req.end_ms,
+                       store::Blob{token_hash(out.access_token)}, bj::serialize(bundle), actor,
+                       now, out.expires_at}));
+  SIRA_CHECK(audit_.append(*tx, tenant_id,
+                           {actor, "debug_pack.create", "debug_pack", out.pack_id,
+                            bj::serialize(bj::object{{"key_id", req.key_id},
+                                                     {"title", req.title},
+                                                     {"start", req.start_ms},
+                                                     {"end", req.end_ms},
+                                                     {"expires_at", out.expires_at}})}));
+  SIRA_CHECK(tx->commit());
+  return out;
+}
+
+Result<std::string> Engine::open_debug_pack(std::string_view access_token,
+                                            const std::string& remote) {
+  if (access_token.size() < 10 || access_token.size() > 100)
+    return fail(ErrorCode::kNotFound, "no debug pack for this link");
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  auto row = SIRA_TRY(tx->query_one(
+      "SELECT id, tenant_id, bundle, expires_at FROM guard_debug_packs WHERE token_hash = ?",
+      {store::Blob{token_hash(access_token)}}));
+  if (!row) return fail(ErrorCode::kNotFound, "no debug pack for this link");
+  int64_t now = clock_.now_ms();
+  bool expired = row->i64(3) <= now;
+  // Every access, granted or refused as expired, is on the record.
+  SIRA_CHECK(audit_.append(*tx, row->str(1),
+                           {"debug-link", expired ? "debug_pack.access_expired" : "debug_pack.access",
+                            "debug_pack", row->str(0),
+                            bj::serialize(bj::object{{"remote", truncate_ip(remote)}})}));
+  if (!expired)
+    SIRA_CHECK(tx->exec("UPDATE guard_debug_packs SET accesses = accesses + 1 WHERE id = ?",
+                        {row->str(0)}));
+  SIRA_CHECK(tx->commit());
+  if (expired)
+    return fail(ErrorCode::kGone, "this debug pack expired at " + format_rfc3339_ms(row->i64(3)));
+  return row->str(2);
+}
+
+size_t Engine::tracked_keys() const {
+  std::lock_guard lock(map_mu_);
+  size_t n = 0;
+  for (const auto& [id, t] : tenants_) {
+    std::lock_guard tl(t->mu);
+    n += t->rollups.size();
+  }
+  return n;
+}
+
+size_t Engine::memory_bytes() const {
+  std::lock_guard lock(map_mu_);
+  size_t n = 0;
+  for (const auto& [id, t] : tenants_) {
+    std::lock_guard tl(t->mu);
+    n += t->rollups.memory_bytes();
+  }
+  return n;
+}
+
+}  // namespace sira::guard

@@ -1,0 +1,146 @@
+// SIRA Guard engine: turns request logs of a tenant into per-key rollups, runs the detectors,
+// decides and records the graded action, keeps recommendations and serves debug packs.
+//
+// ingest() is the whole pipeline for one batch: parse -> rollup -> detect -> act. Everything a
+// detection produces (suspicious event, decisions, recommendations, audit entry) is written in one
+// transaction. Rollups and the recent-records ring live in memory (bounded); events, decisions,
+// recommendations and debug packs live in the store. Thread-safe: one mutex per tenant.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/log.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/metrics.h"
+#include "guard/decisions.h"
+#include "guard/detect.h"
+#include "guard/expr.h"
+#include "signals/parse.h"
+#include "signals/rollup.h"
+#include "store/database.h"
+#include "store/migrations.h"
+
+namespace sira::guard {
+
+struct GuardConfig {
+  bool auto_action = true;  // false: record what would be done, act on nothing
+  Thresholds thresholds;
+  int64_t throttle_rate_per_minute = 10;
+  int64_t throttle_seconds = 3600;
+  int64_t tempban_seconds = 3600;
+  // Ban length for repeat offenders; variables: base (tempban seconds), offences (earlier
+  // decisions on the same key within offence_window_days).
+  std::string ban_duration_expr = "base * 2 ^ offences";
+  int64_t max_ban_seconds = 30 * 86400;
+  int64_t offence_window_days = 30;
+  int64_t key_rotation_days = 90;  // rotate_key is recommended past this age
+  int64_t cooldown_seconds = 900;  // one event per key and type within this event-time span
+  int64_t evaluate_every = 32;     // evaluate a key after this many new records (or a minute)
+  int64_t recent_records = 100000; // per tenant, kept for debug packs
+  int64_t debug_pack_ttl_seconds = 7 * 86400;
+  std::string public_url = "http://127.0.0.1:8080";
+};
+
+struct SuspiciousEvent {
+  std::string id, tenant_id, key_id, type, severity;
+  double confidence = 0, anomaly_score = 0;
+  std::string summary;
+  std::string evidence_json, features_json, thresholds_json;
+  int64_t window_start_ms = 0, window_end_ms = 0;
+  std::string action_taken;  // none | alert | throttle | tempban | permban | recommended:<x> | allowlisted
+  std::vector<std::string> decision_ids;
+  std::vector<std::string> recommendations;
+  int64_t detected_at = 0;  // wall clock
+  int64_t event_time_ms = 0;
+};
+
+struct StoredRecommendation {
+  std::string id, tenant_id, key_id, type, priority, title, description, triggered_by;
+  std::vector<std::string> action_steps;
+  std::string event_id, status;  // open | accepted | dismissed
+  int64_t created_at = 0, updated_at = 0;
+};
+
+struct IngestReport {
+  signals::ParseStats stats;
+  std::vector<std::pair<int64_t, std::string>> rejects;  // first 100: line, reason
+  int64_t detections = 0;
+  int64_t actions = 0;
+};
+
+struct DebugPackRequest {
+  std::string key_id, title;
+  int64_t start_ms = 0, end_ms = 0;
+  bool include_logs = true, include_traces = true, include_metrics = true;
+};
+
+struct CreatedDebugPack {
+  std::string pack_id, access_token, share_url;
+  int64_t expires_at = 0;
+};
+
+class Engine {
+ public:
+  Engine(store::Database& db, audit::AuditLog& audit, Decisions& decisions, const Clock& clock,
+         MetricsRegistry& metrics, GuardConfig config);
+  ~Engine();
+  static std::vector<store::Migration> migrations();
+  const GuardConfig& config() const { return config_; }
+
+  // `first_line` numbers the lines of `data` in rejection reports (for chunked files).
+  Result<IngestReport> ingest(const std::string& tenant_id, std::string_view data,
+                              signals::Format format, const std::string& actor,
+                              int64_t first_line = 1);
+
+  // period: "1h" (minutes), "24h" / "7d" (hours), "30d" (days).
+  Result<std::vector<signals::PeriodPoint>> metrics(const std::string& tenant_id,
+                                                    const std::string& key_id,
+                                                    const std::string& period);
+  Result<std::optional<signals::WindowSummary>> summary(const std::string& tenant_id,
+                                                        const std::string& key_id);
+  Result<std::vector<SuspiciousEvent>> events(const std::string& tenant_id,
+                                              const std::optional<std::string>& key_id,
+                                              int limit, const std::optional<std::string>& before_id);
+  Result<std::vector<StoredRecommendation>> recommendations(const std::string& tenant_id,
+                                                            const std::string& key_id,
+                                                            const std::optional<std::string>& status);
+  Result<StoredRecommendation> set_recommendation_status(const std::string& tenant_id,
+                                                         const std::string& actor,
+                                                         const std::string& id,
+                                                         const std::string& status);
+
+  Result<CreatedDebugPack> create_debug_pack(const std::string& tenant_id, const std::string& actor,
+                                             const DebugPackRequest& req);
+  // The anonymised bundle for a share token; kGone when expired, kNotFound when unknown.
+  Result<std::string> open_debug_pack(std::string_view access_token, const std::string& remote);
+
+  size_t tracked_keys() const;
+  size_t memory_bytes() const;
+
+ private:
+  struct TenantState;
+  TenantState& tenant(const std::string& tenant_id);
+  Status act(const std::string& tenant_id, TenantState& t, const std::string& key_id,
+             const Evaluation& eval, int64_t now_event_ms, const std::string& actor,
+             IngestReport* report);
+
+  store::Database& db_;
+  audit::AuditLog& audit_;
+  Decisions& decisions_;
+  const Clock& clock_;
+  MetricsRegistry& metrics_;
+  GuardConfig config_;
+  Detector detector_;
+  Expression ban_expr_;
+  mutable std::mutex map_mu_;
+  std::map<std::string, std::unique_ptr<TenantState>> tenants_;
+};
+
+}  // namespace sira::guard

@@ -1,0 +1,739 @@
+// NDJSON (simdjson On-Demand) and nginx `sira` log-format parsers, line splitting, IP checks.
+#include "signals/parse.h"
+
+#include <simdjson.h>
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "core/clock.h"
+
+namespace sira::signals {
+
+namespace {
+
+// Stable rejection reasons.
+constexpr std::string_view kInvalidJson = "invalid json";
+constexpr std::string_view kInvalidLine = "invalid line";
+constexpr std::string_view kLineTooLong = "line too long";
+constexpr std::string_view kInvalidTimestamp = "invalid timestamp";
+constexpr std::string_view kInvalidIp = "invalid ip";
+constexpr std::string_view kNegativeLatency = "negative latency";
+constexpr std::string_view kInvalidLatency = "invalid latency";
+constexpr std::string_view kInvalidStatus = "invalid status";
+constexpr std::string_view kFieldTooLong = "field too long";
+constexpr std::string_view kInvalidBytes = "invalid bytes";
+constexpr std::string_view kInvalidRequestLine = "invalid request line";
+constexpr std::string_view kInvalidUtf8 = "invalid utf-8";
+constexpr std::string_view kInvalidCharacter = "invalid character";
+constexpr std::string_view kInvalidMethod = "invalid method";
+
+// A line longer than this cannot be a request record (field limits sum to ~7 KiB).
+constexpr size_t kMaxLineBytes = 1 << 20;
+// Unix ms bounds: 1970 .. 9999-12-31.
+constexpr int64_t kMaxTimestampMs = 253402300799999;
+
+bool reject(std::string* reason, std::string_view why) {
+  if (reason != nullptr) reason->assign(why.data(), why.size());
+  return false;
+}
+
+// ---- text checks ------------------------------------------------------------------------------
+
+// True when all 8 bytes are printable ASCII (0x20..0x7E).
+inline bool printable_ascii8(uint64_t w) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL;
+  constexpr uint64_t k80 = 0x8080808080808080ULL;
+  const uint64_t high = w & k80;
+  const uint64_t below_space = (w - k01 * 0x20) & ~w & k80;
+  const uint64_t x = w ^ (k01 * 0x7F);
+  const uint64_t del = (x - k01) & ~x & k80;
+  return (high | below_space | del) == 0;
+}
+
+// nullptr when `s` is valid UTF-8 without control characters, else the reason.
+const std::string_view* check_text(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (!printable_ascii8(w)) break;
+    i += 8;
+  }
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c >= 0x20 && c < 0x7F) {
+      ++i;
+      continue;
+    }
+    if (c < 0x80) return &kInvalidCharacter;
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return &kInvalidUtf8;
+    }
+    if (i + len > n) return &kInvalidUtf8;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned cc = p[i + k];
+      if ((cc & 0xC0) != 0x80) return &kInvalidUtf8;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return &kInvalidUtf8;
+    i += len;
+  }
+  return nullptr;
+}
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool all_hex(std::string_view s) {
+  for (char c : s) {
+    if (hex_value(c) < 0) return false;
+  }
+  return true;
+}
+
+// Non-negative decimal integer of 1..18 digits.
+bool parse_uint(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// HTTP method token characters (RFC 9110 tchar).
+bool valid_method(std::string_view m) {
+  for (char c : m) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) ||
+                    std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    if (!ok || c == '\0') return false;
+  }
+  return !m.empty();
+}
+
+// Common validation of the fields both formats produce. Returns the reason or nullptr.
+const std::string_view* validate_common(RecordView* r) {
+  if (r->key_id.size() > kMaxKeyId || r->method.size() > kMaxMethod ||
+      r->path.size() > kMaxPath || r->query.size() > kMaxQuery ||
+      r->user_agent.size() > kMaxUserAgent)
+    return &kFieldTooLong;
+  for (std::string_view text : {r->key_id, r->path, r->query, r->user_agent}) {
+    if (const auto* why = check_text(text)) return why;
+  }
+  if (!valid_ip(r->ip)) return &kInvalidIp;
+  // Trace context is optional metadata: a malformed one is dropped rather than failing the line.
+  if (!r->trace_id.empty() && (r->trace_id.size() != 32 || !all_hex(r->trace_id))) r->trace_id = {};
+  if (!r->span_id.empty() && (r->span_id.size() != 16 || !all_hex(r->span_id))) r->span_id = {};
+  return nullptr;
+}
+
+void split_query(std::string_view target, std::string_view* path, std::string_view* query) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    *path = target;
+    *query = {};
+  } else {
+    *path = target.substr(0, q);
+    *query = target.substr(q + 1);
+  }
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (civil-from-days inverse).
+int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t year_of_era = y - era * 400;
+  const int64_t day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+// ---- NDJSON ----------------------------------------------------------------------------------
+
+enum class Field { kUnknown, kTs, kKey, kIp, kMethod, kPath, kQuery, kStatus, kLatency, kBytes,
+                   kUserAgent, kTrace, kSpan };
+
+Field field_of(std::string_view k) {
+  switch (k.size()) {
+    case 2:
+      if (k == "ts") return Field::kTs;
+      if (k == "ip") return Field::kIp;
+      if (k == "ua") return Field::kUserAgent;
+      break;
+    case 4:
+      if (k == "path") return Field::kPath;
+      if (k == "time") return Field::kTs;
+      break;
+    case 5:
+      if (k == "bytes") return Field::kBytes;
+      if (k == "keyId") return Field::kKey;
+      if (k == "query") return Field::kQuery;
+      break;
+    case 6:
+      if (k == "method") return Field::kMethod;
+      if (k == "status") return Field::kStatus;
+      if (k == "spanId") return Field::kSpan;
+      break;
+    case 7:
+      if (k == "key_id") return Field::kKey;
+      if (k == "latency") return Field::kLatency;
+      if (k == "traceId") return Field::kTrace;
+      if (k == "span_id") return Field::kSpan;
+      break;
+    case 8:
+      if (k == "trace_id") return Field::kTrace;
+      break;
+    case 9:
+      if (k == "timestamp") return Field::kTs;
+      if (k == "client_ip") return Field::kIp;
+      if (k == "userAgent") return Field::kUserAgent;
+      break;
+    case 10:
+      if (k == "latency_ms") return Field::kLatency;
+      if (k == "user_agent") return Field::kUserAgent;
+      if (k == "api_key_id") return Field::kKey;
+      break;
+    case 11:
+      if (k == "remote_addr") return Field::kIp;
+      if (k == "status_code") return Field::kStatus;
+      if (k == "duration_ms") return Field::kLatency;
+      break;
+    case 14:
+      if (k == "response_bytes") return Field::kBytes;
+      break;
+  }
+  return Field::kUnknown;
+}
+
+class NdjsonParser final : public LineParser {
+ public:
+  bool parse(std::string_view line, RecordView* out, std::string* reason) override;
+
+ private:
+  bool load(std::string_view line);
+
+  simdjson::ondemand::parser parser_;
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input: each line is copied
+  // into this reusable buffer, which only grows.
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+};
+
+bool NdjsonParser::load(std::string_view line) {
+  const size_t need = line.size() + simdjson::SIMDJSON_PADDING;
+  if (need > capacity_) {
+    size_t cap = std::max<size_t>(4096, capacity_);
+    while (cap < need) cap *= 2;
+    buf_ = std::make_unique<char[]>(cap);
+    capacity_ = cap;
+  }
+  std::memcpy(buf_.get(), line.data(), line.size());
+  std::memset(buf_.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+  return true;
+}
+
+bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* reason) {
+  *out = RecordView{};
+  if (line.size() > kMaxLineBytes) return reject(reason, kLineTooLong);
+  load(line);
+  simdjson::ondemand::document doc;
+  auto error = parser_.iterate(buf_.get(), line.size(), capacity_).get(doc);
+  if (error) return reject(reason, error == simdjson::UTF8_ERROR ? kInvalidUtf8 : kInvalidJson);
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) return reject(reason, kInvalidJson);
+
+  bool have_ts = false, have_status = false, have_latency = false;
+  std::string_view path_field, query_field;
+  for (auto field_result : obj) {
+    simdjson::ondemand::field field;
+    if (field_result.get(field)) return reject(reason, kInvalidJson);
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return reject(reason, kInvalidJson);
+    const Field f = field_of(key);
+    if (f == Field::kUnknown) continue;
+    simdjson::ondemand::value v = field.value();
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return reject(reason, kInvalidJson);
+    const bool is_null = type == simdjson::ondemand::json_type::null;
+    const bool is_string = type == simdjson::ondemand::json_type::string;
+    const bool is_number = type == simdjson::ondemand::json_type::number;
+    std::string_view text;
+    if (is_string && v.get_string().get(text)) return reject(reason, kInvalidJson);
+    if (is_null) {
+      // null reads as absent.
+      if (!v.is_null()) return reject(reason, kInvalidJson);
+    }
+    switch (f) {
+      case Field::kTs: {
+        if (is_null) {
+          have_ts = false;
+          break;
+        }
+        int64_t ms = 0;
+        if (is_number) {
+          if (v.get_int64().get(ms)) return reject(reason, kInvalidTimestamp);
+        } else if (!is_string || (!parse_uint(text, &ms) && !parse_rfc3339(text, &ms))) {
+          return reject(reason, kInvalidTimestamp);
+        }
+        if (ms < 0 || ms > kMaxTimestampMs) return reject(reason, kInvalidTimestamp);
+        out->ts_ms = ms;
+        have_ts = true;
+        break;
+      }
+      case Field::kStatus: {
+        if (is_null) {
+          have_status = false;
+          break;
+        }
+        int64_t status = 0;
+        if (is_number) {
+          if (v.get_int64().get(status)) return reject(reason, kInvalidStatus);
+        } else if (!is_string || !parse_uint(text, &status)) {
+          return reject(reason, kInvalidStatus);
+        }
+        if (status < 100 || status > 599) return reject(reason, kInvalidStatus);
+        out->status = static_cast<int>(status);
+        have_status = true;
+        break;
+      }
+      case Field::kLatency: {
+        if (is_null) {
+          have_latency = false;
+          break;
+        }
+        double ms = 0;
+        if (is_number) {
+          if (v.get_double().get(ms)) return reject(reason, kInvalidLatency);
+        } else if (is_string) {
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+          if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
+              !(is_digit(text[0]) || (text[0] == '-' && text.size() > 1 && is_digit(text[1]))))
+            return reject(reason, kInvalidLatency);
+        } else {
+          return reject(reason, kInvalidLatency);
+        }
+        if (!std::isfinite(ms)) return reject(reason, kInvalidLatency);
+        if (ms < 0) return reject(reason, kNegativeLatency);
+        out->latency_ms = ms;
+        have_latency = true;
+        break;
+      }
+      case Field::kBytes: {
+        int64_t bytes = 0;
+        if (is_number) {
+          if (v.get_int64().get(bytes) || bytes < 0) return reject(reason, kInvalidBytes);
+        } else if (is_string) {
+          if (!parse_uint(text, &bytes)) return reject(reason, kInvalidBytes);
+        } else if (!is_null) {
+          return reject(reason, kInvalidBytes);
+        }
+        out->bytes = bytes;
+        break;
+      }
+      default: {
+        if (!is_string && !is_null) {
+          switch (f) {
+            case Field::kKey: return reject(reason, "invalid key_id");
+            case Field::kIp: return reject(reason, kInvalidIp);
+            case Field::kMethod: return reject(reason, kInvalidMethod);
+            case Field::kPath: return reject(reason, "invalid path");
+            case Field::kQuery: return reject(reason, "invalid query");
+            case Field::kUserAgent: return reject(reason, "invalid user_agent");
+            case Field::kTrace: return reject(reason, "invalid trace_id");
+            default: return reject(reason, "invalid span_id");
+          }
+        }
+        switch (f) {
+          case Field::kKey: out->key_id = text; break;
+          case Field::kIp: out->ip = text; break;
+          case Field::kMethod: out->method = text; break;
+          case Field::kPath: path_field = text; break;
+          case Field::kQuery: query_field = text; break;
+          case Field::kUserAgent: out->user_agent = text; break;
+          case Field::kTrace: out->trace_id = text; break;
+          default: out->span_id = text; break;
+        }
+        break;
+      }
+    }
+  }
+  if (!doc.at_end()) return reject(reason, kInvalidJson);
+
+  if (!have_ts) return reject(reason, "missing field ts");
+  if (out->key_id.empty()) return reject(reason, "missing field key_id");
+  if (out->ip.empty()) return reject(reason, "missing field ip");
+  if (out->method.empty()) return reject(reason, "missing field method");
+  if (path_field.empty()) return reject(reason, "missing field path");
+  if (!have_status) return reject(reason, "missing field status");
+  if (!have_latency) return reject(reason, "missing field latency_ms");
+
+  split_query(path_field, &out->path, &out->query);
+  if (!query_field.empty()) out->query = query_field;
+  if (out->path.empty()) return reject(reason, "missing field path");
+  if (const auto* why = validate_common(out)) return reject(reason, *why);
+  if (!valid_method(out->method)) return reject(reason, kInvalidMethod);
+  return true;
+}
+
+// ---- nginx -----------------------------------------------------------------------------------
+
+class NginxParser final : public LineParser {
+ public:
+  NginxParser() {
+    request_buf_.reserve(256);
+    agent_buf_.reserve(256);
+    key_buf_.reserve(64);
+  }
+  bool parse(std::string_view line, RecordView* out, std::string* reason) override;
+
+ private:
+  bool parse_time_local(std::string_view s, int64_t* ms);
+
+  // Unescaped copies of quoted fields that contained backslash escapes.
+  std::string request_buf_, agent_buf_, key_buf_;
+  // $time_local has one-second resolution: consecutive lines usually share it.
+  std::array<char, 26> cached_time_{};
+  int64_t cached_ms_ = 0;
+  bool cache_valid_ = false;
+};
+
+int month_of(const char* m) {
+  static constexpr const char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  for (int i = 0; i < 12; ++i) {
+    if (std::memcmp(kMonths + 3 * i, m, 3) == 0) return i + 1;
+  }
+  return 0;
+}
+
+bool two_digits(const char* p, int* out) {
+  if (!is_digit(p[0]) || !is_digit(p[1])) return false;
+  *out = (p[0] - '0') * 10 + (p[1] - '0');
+  return true;
+}
+
+// "10/Oct/2025:13:55:36 +0200"
+bool NginxParser::parse_time_local(std::string_view s, int64_t* ms) {
+  if (s.size() != 26) return false;
+  if (cache_valid_ && std::memcmp(cached_time_.data(), s.data(), 26) == 0) {
+    *ms = cached_ms_;
+    return true;
+  }
+  const char* p = s.data();
+  int day, hour, minute, second, off_h, off_m, y_hi, y_lo;
+  if (!two_digits(p, &day) || p[2] != '/' || p[6] != '/' || !two_digits(p + 7, &y_hi) ||
+      !two_digits(p + 9, &y_lo) || p[11] != ':' || !two_digits(p + 12, &hour) || p[14] != ':' ||
+      !two_digits(p + 15, &minute) || p[17] != ':' || !two_digits(p + 18, &second) ||
+      p[20] != ' ' || (p[21] != '+' && p[21] != '-') || !two_digits(p + 22, &off_h) ||
+      !two_digits(p + 24, &off_m))
+    return false;
+  const int month = month_of(p + 3);
+  const int year = y_hi * 100 + y_lo;
+  if (month == 0 || day < 1 || hour > 23 || minute > 59 || second > 60 || off_h > 23 || off_m > 59)
+    return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+  const int64_t offset_s = (off_h * 3600 + off_m * 60) * (p[21] == '-' ? -1 : 1);
+  const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                       second - offset_s;
+  *ms = secs * 1000;
+  std::memcpy(cached_time_.data(), s.data(), 26);
+  cached_ms_ = *ms;
+  cache_valid_ = true;
+  return true;
+}
+
+// Undoes the escapes nginx (escape=default: \xHH; escape=json: \" and \\) puts in quoted fields.
+std::string_view unescape(std::string_view raw, std::string& buf) {
+  buf.clear();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c != '\\' || i + 1 == raw.size()) {
+      buf.push_back(c);
+      continue;
+    }
+    const char next = raw[i + 1];
+    if (next == '"' || next == '\\') {
+      buf.push_back(next);
+      ++i;
+    } else if (next == 'x' && i + 3 < raw.size() && hex_value(raw[i + 2]) >= 0 &&
+               hex_value(raw[i + 3]) >= 0) {
+      buf.push_back(static_cast<char>(hex_value(raw[i + 2]) * 16 + hex_value(raw[i + 3])));
+      i += 3;
+    } else {
+      buf.push_back(c);
+    }
+  }
+  return buf;
+}
+
+// Cursor over one nginx line.
+struct Cursor {
+  std::string_view s;
+  size_t i = 0;
+
+  bool at_end() const { return i >= s.size(); }
+  bool spaces() {
+    const size_t start = i;
+    while (i < s.size() && s[i] == ' ') ++i;
+    return i > start;
+  }
+  std::string_view token() {
+    const size_t start = i;
+    while (i < s.size() && s[i] != ' ') ++i;
+    return s.substr(start, i - start);
+  }
+  // At an opening quote: the raw content up to the closing quote (backslash escapes skipped).
+  bool quoted(std::string_view* raw, bool* escaped) {
+    if (i >= s.size() || s[i] != '"') return false;
+    const size_t start = ++i;
+    *escaped = false;
+    while (i < s.size()) {
+      const char c = s[i];
+      if (c == '\\') {
+        *escaped = true;
+        i += 2;
+        continue;
+      }
+      if (c == '"') {
+        *raw = s.substr(start, i - start);
+        ++i;
+        return true;
+      }
+      ++i;
+    }
+    return false;
+  }
+};
+
+bool NginxParser::parse(std::string_view line, RecordView* out, std::string* reason) {
+  *out = RecordView{};
+  if (line.size() > kMaxLineBytes) return reject(reason, kLineTooLong);
+  Cursor c{line};
+  c.spaces();
+  out->ip = c.token();
+  if (out->ip.empty()) return reject(reason, "missing field ip");
+  if (!valid_ip(out->ip)) return reject(reason, kInvalidIp);
+
+  // " - $remote_user [" : skip ident and user up to the bracket.
+  const size_t bracket = line.find(" [", c.i);
+  if (bracket == std::string_view::npos) return reject(reason, "missing field ts");
+  const size_t close = line.find(']', bracket + 2);
+  if (close == std::string_view::npos) return reject(reason, kInvalidTimestamp);
+  if (!parse_time_local(line.substr(bracket + 2, close - bracket - 2), &out->ts_ms))
+    return reject(reason, kInvalidTimestamp);
+  if (out->ts_ms < 0) return reject(reason, kInvalidTimestamp);
+  c.i = close + 1;
+
+  // "$request"
+  std::string_view raw;
+  bool escaped = false;
+  if (!c.spaces() || !c.quoted(&raw, &escaped)) return reject(reason, kInvalidRequestLine);
+  std::string_view request = escaped ? unescape(raw, request_buf_) : raw;
+  {
+    const size_t sp1 = request.find(' ');
+    if (sp1 == std::string_view::npos || sp1 == 0) return reject(reason, kInvalidRequestLine);
+    out->method = request.substr(0, sp1);
+    std::string_view rest = request.substr(sp1 + 1);
+    const size_t sp2 = rest.rfind(' ');
+    std::string_view target = rest;
+    if (sp2 != std::string_view::npos) {
+      if (rest.substr(sp2 + 1).substr(0, 5) != "HTTP/") return reject(reason, kInvalidRequestLine);
+      target = rest.substr(0, sp2);
+    }
+    if (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://") {
+      const size_t authority = target.find("//") + 2;
+      const size_t slash = target.find('/', authority);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    if (target.empty() || (target[0] != '/' && target != "*") ||
+        target.find(' ') != std::string_view::npos)
+      return reject(reason, kInvalidRequestLine);
+    if (out->method.size() > kMaxMethod) return reject(reason, kFieldTooLong);
+    if (!valid_method(out->method)) return reject(reason, kInvalidRequestLine);
+    split_query(target, &out->path, &out->query);
+  }
+
+  // $status $body_bytes_sent
+  if (!c.spaces()) return reject(reason, "missing field status");
+  int64_t status = 0;
+  if (!parse_uint(c.token(), &status) || status < 100 || status > 599)
+    return reject(reason, kInvalidStatus);
+  out->status = static_cast<int>(status);
+  if (!c.spaces()) return reject(reason, "missing field bytes");
+  const std::string_view bytes = c.token();
+  if (bytes != "-" && !parse_uint(bytes, &out->bytes)) return reject(reason, kInvalidBytes);
+
+  // "$http_referer" "$http_user_agent"
+  if (!c.spaces() || !c.quoted(&raw, &escaped)) return reject(reason, kInvalidLine);
+  if (!c.spaces() || !c.quoted(&raw, &escaped)) return reject(reason, kInvalidLine);
+  std::string_view agent = escaped ? unescape(raw, agent_buf_) : raw;
+  out->user_agent = agent == "-" ? std::string_view() : agent;
+
+  // $request_time (seconds, ms resolution)
+  c.spaces();
+  const std::string_view seconds = c.token();
+  if (seconds.empty() || seconds == "-") return reject(reason, "missing field latency_ms");
+  {
+    double value = 0;
+    auto [end, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), value);
+    const bool numeric = is_digit(seconds[0]) ||
+                         (seconds[0] == '-' && seconds.size() > 1 && is_digit(seconds[1]));
+    if (!numeric || ec != std::errc() || end != seconds.data() + seconds.size() ||
+        !std::isfinite(value))
+      return reject(reason, kInvalidLatency);
+    if (value < 0) return reject(reason, kNegativeLatency);
+    out->latency_ms = value * 1000.0;
+  }
+
+  // "$http_x_api_key": absent in the plain combined format; trailing fields are ignored.
+  out->key_id = "-";
+  c.spaces();
+  if (!c.at_end() && line[c.i] == '"') {
+    if (!c.quoted(&raw, &escaped)) return reject(reason, kInvalidLine);
+    std::string_view key = escaped ? unescape(raw, key_buf_) : raw;
+    if (!key.empty()) out->key_id = key;
+  }
+  if (const auto* why = validate_common(out)) return reject(reason, *why);
+  return true;
+}
+
+// ---- IP addresses ----------------------------------------------------------------------------
+
+bool valid_ipv4(std::string_view s) {
+  if (s.size() < 7 || s.size() > 15) return false;
+  int parts = 0;
+  size_t i = 0;
+  while (true) {
+    const size_t start = i;
+    int value = 0;
+    while (i < s.size() && is_digit(s[i]) && i - start < 3) value = value * 10 + (s[i++] - '0');
+    const size_t len = i - start;
+    if (len == 0 || value > 255 || (len > 1 && s[start] == '0')) return false;
+    ++parts;
+    if (i == s.size()) break;
+    if (s[i] != '.' || parts == 4) return false;
+    ++i;
+  }
+  return parts == 4;
+}
+
+bool valid_ipv6(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;
+  const size_t n = s.size();
+  size_t i = 0;
+  int groups = 0;
+  bool compressed = false;
+  if (s[0] == ':') {
+    if (s[1] != ':') return false;
+    compressed = true;
+    i = 2;
+    if (i == n) return true;  // "::"
+  }
+  while (true) {
+    const size_t start = i;
+    while (i < n && hex_value(s[i]) >= 0 && i - start < 4) ++i;
+    if (i < n && s[i] == '.') {
+      // IPv4 tail takes the last 32 bits.
+      if (groups > 6 || !valid_ipv4(s.substr(start))) return false;
+      groups += 2;
+      break;
+    }
+    if (i == start) return false;
+    if (++groups > 8) return false;
+    if (i == n) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < n && s[i] == ':') {
+      if (compressed) return false;
+      compressed = true;
+      ++i;
+      if (i == n) break;
+    } else if (i == n) {
+      return false;
+    }
+  }
+  return compressed ? groups <= 7 : groups == 8;
+}
+
+}  // namespace
+
+bool valid_ip(std::string_view ip) {
+  if (ip.find(':') != std::string_view::npos) return valid_ipv6(ip);
+  return valid_ipv4(ip);
+}
+
+bool parse_format(std::string_view name, Format* out) {
+  if (name == "ndjson") {
+    *out = Format::kNdjson;
+    return true;
+  }
+  if (name == "nginx") {
+    *out = Format::kNginx;
+    return true;
+  }
+  return false;
+}
+
+std::unique_ptr<LineParser> make_parser(Format format) {
+  if (format == Format::kNginx) return std::make_unique<NginxParser>();
+  return std::make_unique<NdjsonParser>();
+}
+
+void parse_lines(LineParser& parser, std::string_view data, int64_t first_line,
+                 const std::function<void(const RecordView&)>& on_record,
+                 const std::function<void(int64_t line, std::string_view reason)>& on_reject,
+                 ParseStats* stats) {
+  RecordView record;
+  std::string reason;
+  int64_t line_no = first_line;
+  size_t pos = 0;
+  if (first_line == 1 && data.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 BOM
+  while (pos < data.size()) {
+    const char* start = data.data() + pos;
+    const void* nl = std::memchr(start, '\n', data.size() - pos);
+    const size_t end = nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - data.data())
+                                     : data.size();
+    std::string_view line = data.substr(pos, end - pos);
+    pos = end + 1;
+    const int64_t this_line = line_no++;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (stats != nullptr) ++stats->lines;
+    if (parser.parse(line, &record, &reason)) {
+      if (stats != nullptr) ++stats->records;
+      if (on_record) on_record(record);
+    } else {
+      if (stats != nullptr) {
+        ++stats->rejected;
+        ++stats->reasons[reason];
+      }
+      if (on_reject) on_reject(this_line, reason);
+    }
+  }
+}
+
+}  // namespace sira::signals

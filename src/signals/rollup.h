@@ -1,0 +1,95 @@
+// Per-API-key rollups in bounded memory: 60 one-minute buckets (counts, exact status mix,
+// latency DDSketch, distinct IPs, distinct 404 paths, top IPs), 7 x 24 hourly points and 30
+// daily points (counts and latency percentiles). Old buckets are recycled as time moves on; a
+// record older than the oldest minute bucket still counts in its hour and day.
+//
+// Not thread-safe: one ingest pipeline thread owns a Rollups; readers get copies (summaries).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "signals/record.h"
+#include "signals/sketch.h"
+
+namespace sira::signals {
+
+struct StatusCount {
+  int status = 0;
+  int64_t count = 0;
+};
+
+// Aggregate of the minute buckets of one key over a window.
+struct WindowSummary {
+  int64_t start_ms = 0, end_ms = 0;
+  int64_t requests = 0;
+  int64_t errors = 0;         // status >= 400
+  int64_t client_errors = 0;  // 4xx
+  int64_t server_errors = 0;  // 5xx
+  int64_t auth_failures = 0;  // 401 + 403
+  int64_t not_found = 0;      // 404
+  std::vector<StatusCount> statuses;  // exact count per status code, ascending code
+  double latency_avg_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0, latency_max_ms = 0;
+  int64_t unique_ips = 0;
+  std::vector<std::pair<std::string, int64_t>> top_ips;  // up to 5, most frequent first
+  int64_t unique_404_paths = 0;
+  int64_t bytes = 0;
+  int64_t first_ts_ms = 0, last_ts_ms = 0;  // of the records seen in the window
+};
+
+struct PeriodPoint {
+  int64_t start_ms = 0;
+  int64_t requests = 0, errors = 0;
+  double latency_avg_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0;
+  double max_anomaly_score = 0;
+};
+
+class KeyRollup {
+ public:
+  KeyRollup();
+  ~KeyRollup();
+  KeyRollup(KeyRollup&&) noexcept;
+  KeyRollup& operator=(KeyRollup&&) noexcept;
+
+  void add(const RecordView& r);
+  // Summary of [now - duration, now] (duration <= 60 minutes), minute-aligned.
+  WindowSummary window(int64_t now_ms, int64_t duration_ms) const;
+  // Hourly points starting at or after since_ms (at most 7 days), oldest first.
+  std::vector<PeriodPoint> hours(int64_t since_ms) const;
+  // Daily points starting at or after since_ms (at most 30 days), oldest first.
+  std::vector<PeriodPoint> days(int64_t since_ms) const;
+  // Minute points starting at or after since_ms (at most 60 minutes), oldest first.
+  std::vector<PeriodPoint> minutes(int64_t since_ms) const;
+  // Records the anomaly score computed at `ts_ms` into its minute, hour and day.
+  void note_anomaly_score(int64_t ts_ms, double score);
+
+  int64_t first_seen_ms() const;
+  int64_t last_seen_ms() const;
+  int64_t total_requests() const;
+  size_t memory_bytes() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// All keys of one tenant.
+class Rollups {
+ public:
+  KeyRollup& key(std::string_view key_id);  // created on first use
+  const KeyRollup* find(std::string_view key_id) const;
+  size_t size() const { return keys_.size(); }
+  // Drops keys not seen since idle_before_ms; returns how many.
+  size_t evict_idle(int64_t idle_before_ms);
+  std::vector<std::string> key_ids() const;
+  size_t memory_bytes() const;
+
+ private:
+  std::unordered_map<std::string, KeyRollup> keys_;
+};
+
+}  // namespace sira::signals
