@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <sys/stat.h>
 
@@ -89,6 +90,18 @@ int run_verify(const std::string& data, const std::string& tenant, bool quiet = 
   return 0;
 }
 
+// VmHWM of this process, in KiB (0 when /proc is unavailable).
+int64_t peak_rss_kib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  int64_t kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::strtoll(line + 6, nullptr, 10);
+  std::fclose(f);
+  return kib;
+}
+
 int run_ingest(const std::string& data, const std::string& tenant, const std::string& file,
                const std::string& format_name, const std::string& config_path) {
   signals::Format format;
@@ -150,6 +163,9 @@ int run_ingest(const std::string& data, const std::string& tenant, const std::st
   std::cout << "lines " << lines << ", accepted " << records << ", rejected " << rejected
             << ", detections " << detections << ", actions " << actions << ", " << secs << " s ("
             << static_cast<int64_t>(records / std::max(secs, 1e-9)) << " records/s)\n";
+  std::cout << "keys " << (*ctx)->guard->tracked_keys() << ", rollup memory "
+            << (*ctx)->guard->memory_bytes() / (1024 * 1024) << " MiB, peak RSS "
+            << peak_rss_kib() / 1024 << " MiB\n";
   for (const auto& [r, n] : reasons) std::cout << "  rejected " << n << ": " << r << "\n";
   for (const auto& [l, r] : first_rejects) std::cout << "  line " << l << ": " << r << "\n";
   return ok ? 0 : 2;

@@ -144,7 +144,7 @@ const std::vector<KeySpec>& specs() {
       {"guard.recent_records",
        integer([](Config& c) -> int64_t& { return c.guard.recent_records; }, 0, 10000000)},
       {"guard.debug_pack_ttl_seconds",
-       integer([](Config& c) -> int64_t& { return c.guard.debug_pack_ttl_seconds; }, 60, 90 * 86400)},
+       integer([](Config& c) -> int64_t& { return c.guard.debug_pack_ttl_seconds; }, 1, 90 * 86400)},
       {"guard.brute_force_error_rate",
        real([](Config& c) -> double& { return c.guard.brute_force_error_rate; }, 0, 1)},
       {"guard.brute_force_min_requests",

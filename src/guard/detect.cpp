@@ -25,8 +25,12 @@ constexpr std::array<std::string_view, 7> kTypeNames = {
     "endpoint_scanning", "error_burst", "latency_degradation",
 };
 
-double finite_or_zero(double x) { return std::isfinite(x) ? x : 0.0; }
-double clamp01(double x) { return std::clamp(finite_or_zero(x), 0.0, 1.0); }
+double finite_or_zero(double x) {
+  return std::isfinite(x) ? x : 0.0;
+}
+double clamp01(double x) {
+  return std::clamp(finite_or_zero(x), 0.0, 1.0);
+}
 
 double round_to(double v, int decimals) {
   const double f = std::pow(10.0, decimals);
@@ -54,7 +58,9 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-double ratio(int64_t a, int64_t b) { return b > 0 ? static_cast<double>(a) / b : 0.0; }
+double ratio(int64_t a, int64_t b) {
+  return b > 0 ? static_cast<double>(a) / b : 0.0;
+}
 
 bj::object status_distribution(const WindowSummary& w) {
   bj::object o;
@@ -72,7 +78,9 @@ double margin_above(double v, double thr, double saturate_at = 1.0) {  // unboun
   if (thr <= 0) return v > 0 ? 1.0 : 0.0;
   return clamp01((v - thr) / thr / saturate_at);
 }
-double margin_below(double v, double thr) { return thr > 0 ? clamp01((thr - v) / thr) : 0.0; }
+double margin_below(double v, double thr) {
+  return thr > 0 ? clamp01((thr - v) / thr) : 0.0;
+}
 
 // 0.5 at the thresholds, 1 when every condition is far past its threshold.
 double confidence(std::initializer_list<double> margins) {
@@ -96,8 +104,7 @@ double median(std::vector<double> v) {
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
   double m = v[mid];
   if (v.size() % 2 == 0) {
-    const double lower =
-        *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
+    const double lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
     m = (m + lower) / 2;
   }
   return m;
@@ -125,21 +132,30 @@ std::optional<DetectionType> parse_type(std::string_view name) {
 
 std::string_view severity_name(Severity s) {
   switch (s) {
-    case Severity::kLow: return "low";
-    case Severity::kMedium: return "medium";
-    case Severity::kHigh: return "high";
-    case Severity::kCritical: return "critical";
+    case Severity::kLow:
+      return "low";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kCritical:
+      return "critical";
   }
   return "low";
 }
 
 std::string_view action_name(ActionKind a) {
   switch (a) {
-    case ActionKind::kNone: return "none";
-    case ActionKind::kAlert: return "alert";
-    case ActionKind::kThrottle: return "throttle";
-    case ActionKind::kTempBan: return "tempban";
-    case ActionKind::kPermBan: return "permban";
+    case ActionKind::kNone:
+      return "none";
+    case ActionKind::kAlert:
+      return "alert";
+    case ActionKind::kThrottle:
+      return "throttle";
+    case ActionKind::kTempBan:
+      return "tempban";
+    case ActionKind::kPermBan:
+      return "permban";
   }
   return "none";
 }
@@ -233,11 +249,10 @@ std::optional<Detection> detect_brute_force(const WindowSummary& hour, const Thr
   }
   Detection d = make_detection(DetectionType::kBruteForce, hour);
   d.severity = Severity::kCritical;
-  d.confidence =
-      confidence({margin_above_rate(error_rate, t.brute_force_error_rate),
-                  margin_above_rate(auth_share, t.brute_force_auth_share),
-                  margin_above(static_cast<double>(hour.requests),
-                               static_cast<double>(t.brute_force_min_requests), 4)});
+  d.confidence = confidence({margin_above_rate(error_rate, t.brute_force_error_rate),
+                             margin_above_rate(auth_share, t.brute_force_auth_share),
+                             margin_above(static_cast<double>(hour.requests),
+                                          static_cast<double>(t.brute_force_min_requests), 4)});
   d.summary = "High error rate (" + percent(error_rate, 0) + ") with " +
               std::to_string(hour.requests) + " requests";
   d.evidence = {{"errorRate", percent(error_rate, 1)},
@@ -264,10 +279,10 @@ std::optional<Detection> detect_bot_pattern(const WindowSummary& hour, const Thr
   if (!(p95 < t.bot_p95_ms) || !(spread < t.bot_p99_minus_p95_ms)) return std::nullopt;
   Detection d = make_detection(DetectionType::kBotPattern, hour);
   d.severity = Severity::kMedium;
-  d.confidence = confidence({margin_below(p95, t.bot_p95_ms),
-                             margin_below(spread, t.bot_p99_minus_p95_ms),
-                             margin_above(static_cast<double>(hour.requests),
-                                          static_cast<double>(t.bot_min_requests), 4)});
+  d.confidence =
+      confidence({margin_below(p95, t.bot_p95_ms), margin_below(spread, t.bot_p99_minus_p95_ms),
+                  margin_above(static_cast<double>(hour.requests),
+                               static_cast<double>(t.bot_min_requests), 4)});
   d.summary = "Uniform low latency (p95 " + fixed(p95, 0) + " ms, p99 " + fixed(p99, 0) +
               " ms) with " + std::to_string(hour.requests) + " requests in an hour";
   d.evidence = {{"p95Latency", num(p95, 1)},
@@ -287,26 +302,27 @@ std::optional<Detection> detect_bot_pattern(const WindowSummary& hour, const Thr
 }
 
 std::optional<Detection> detect_ip_rotation(const WindowSummary& hour, const Thresholds& t) {
-  if (hour.requests <= 0 || hour.unique_ips <= t.ip_rotation_min_unique) return std::nullopt;
-  const double per_100 = static_cast<double>(hour.unique_ips) * 100.0 / static_cast<double>(hour.requests);
+  // Distinct counts are sketch estimates: never more distinct IPs than requests.
+  const int64_t unique = std::min(hour.unique_ips, hour.requests);
+  if (hour.requests <= 0 || unique <= t.ip_rotation_min_unique) return std::nullopt;
+  const double per_100 = static_cast<double>(unique) * 100.0 / static_cast<double>(hour.requests);
   if (!(per_100 > t.ip_rotation_per_100)) return std::nullopt;
   Detection d = make_detection(DetectionType::kIpRotation, hour);
   d.severity = Severity::kHigh;
   d.confidence = confidence({margin_above(per_100, t.ip_rotation_per_100, 2),
-                             margin_above(static_cast<double>(hour.unique_ips),
+                             margin_above(static_cast<double>(unique),
                                           static_cast<double>(t.ip_rotation_min_unique), 4)});
-  d.summary = std::to_string(hour.unique_ips) + " unique IPs over " +
-              std::to_string(hour.requests) + " requests (" + fixed(per_100, 1) +
-              " per 100 requests)";
+  d.summary = std::to_string(unique) + " unique IPs over " + std::to_string(hour.requests) +
+              " requests (" + fixed(per_100, 1) + " per 100 requests)";
   bj::array top;
-  for (const auto& [ip, count] : hour.top_ips) top.push_back(bj::object{{"ip", ip}, {"count", count}});
-  d.evidence = {{"uniqueIps", hour.unique_ips},
+  for (const auto& [ip, count] : hour.top_ips)
+    top.push_back(bj::object{{"ip", ip}, {"count", count}});
+  d.evidence = {{"uniqueIps", unique},
                 {"totalRequests", hour.requests},
                 {"ipDiversity", num(per_100, 2)},
                 {"topIps", std::move(top)}};
-  d.features = {{"uniqueIps", hour.unique_ips},
-                {"requests", hour.requests},
-                {"ipsPer100Requests", num(per_100, 2)}};
+  d.features = {
+      {"uniqueIps", unique}, {"requests", hour.requests}, {"ipsPer100Requests", num(per_100, 2)}};
   d.thresholds = {{"ipsPer100Requests", t.ip_rotation_per_100},
                   {"minUniqueIps", t.ip_rotation_min_unique}};
   // Seed: alert + throttle; throttling implies the alert.
@@ -341,7 +357,9 @@ std::optional<Detection> detect_traffic_spike(const WindowSummary& last5, double
 
 std::optional<Detection> detect_endpoint_scanning(const WindowSummary& last10,
                                                   const Thresholds& t) {
-  if (last10.requests <= 0 || last10.unique_404_paths <= t.scan_distinct_404_paths) {
+  // Distinct counts are sketch estimates: never more distinct 404 paths than 404s.
+  const int64_t paths = std::min(last10.unique_404_paths, last10.not_found);
+  if (last10.requests <= 0 || paths <= t.scan_distinct_404_paths) {
     return std::nullopt;
   }
   const double share = ratio(last10.not_found, last10.requests);
@@ -349,16 +367,15 @@ std::optional<Detection> detect_endpoint_scanning(const WindowSummary& last10,
   Detection d = make_detection(DetectionType::kEndpointScanning, last10);
   d.severity = Severity::kHigh;
   d.confidence = confidence({margin_above_rate(share, t.scan_404_share),
-                             margin_above(static_cast<double>(last10.unique_404_paths),
+                             margin_above(static_cast<double>(paths),
                                           static_cast<double>(t.scan_distinct_404_paths), 2)});
-  d.summary = std::to_string(last10.unique_404_paths) +
-              " distinct 404 paths probed in 10 minutes (" + percent(share, 0) + " of " +
-              std::to_string(last10.requests) + " requests)";
-  d.evidence = {{"distinct404Paths", last10.unique_404_paths},
+  d.summary = std::to_string(paths) + " distinct 404 paths probed in 10 minutes (" +
+              percent(share, 0) + " of " + std::to_string(last10.requests) + " requests)";
+  d.evidence = {{"distinct404Paths", paths},
                 {"notFound", last10.not_found},
                 {"totalRequests", last10.requests},
                 {"notFoundRate", percent(share, 1)}};
-  d.features = {{"distinct404Paths", last10.unique_404_paths},
+  d.features = {{"distinct404Paths", paths},
                 {"notFound", last10.not_found},
                 {"requests", last10.requests},
                 {"notFoundShare", num(share, 4)}};
@@ -433,7 +450,7 @@ Evaluation Detector::evaluate(const signals::KeyRollup& key, int64_t now_ms) con
   if (hour.requests <= min_requests_for_any(t_)) return ev;
 
   ev.features.error_rate = ratio(hour.errors, hour.requests);
-  ev.features.ip_diversity = ratio(hour.unique_ips, hour.requests);
+  ev.features.ip_diversity = ratio(std::min(hour.unique_ips, hour.requests), hour.requests);
   auto push = [&ev](std::optional<Detection> d) {
     if (d) ev.detections.push_back(std::move(*d));
   };

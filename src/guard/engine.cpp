@@ -279,6 +279,10 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
     // problems (5xx bursts, slowness) only ever alert.
     ActionKind action = std::max(d->suggested_action, action_for_score(eval.anomaly_score));
     if (service_problem(d->type)) action = std::min(action, ActionKind::kAlert);
+    // A permanent ban needs a critical finding, not just a high score driven by features that
+    // are not abuse on their own (a surge, slowness, many browser IPs): otherwise temporary.
+    if (action == ActionKind::kPermBan && d->severity != Severity::kCritical)
+      action = ActionKind::kTempBan;
     std::string scenario = "sira/" + ev.type;
     if (decisions_.allowlisted(tenant_id, key_id, {})) {
       ev.action_taken = "allowlisted";

@@ -105,8 +105,8 @@ std::optional<Recommendation> build(std::string_view type, const Detection& d) {
                       " distinct unknown paths were probed - make sure every endpoint checks "
                       "authorization and errors reveal nothing";
     } else {
-      r.description = "Unusual failures on this key (" + d.summary +
-                      ") - review how clients authenticate";
+      r.description =
+          "Unusual failures on this key (" + d.summary + ") - review how clients authenticate";
     }
     r.action_steps = {"List the endpoints and the credentials each client uses",
                       "Check token refresh and retry logic for loops on 401/403",
@@ -127,8 +127,8 @@ std::optional<Recommendation> build(std::string_view type, const Detection& d) {
     r.title = "Add CAPTCHA";
     const auto p95 = ev_num(ev, "p95Latency");
     if (total && p95) {
-      r.description = std::to_string(*total) + " requests with a uniform p95 of " +
-                      fmt_num(*p95) + " ms look automated - add a CAPTCHA on user-facing flows";
+      r.description = std::to_string(*total) + " requests with a uniform p95 of " + fmt_num(*p95) +
+                      " ms look automated - add a CAPTCHA on user-facing flows";
     } else {
       r.description = "Automated traffic detected - add a CAPTCHA on user-facing flows";
     }
@@ -141,9 +141,8 @@ std::optional<Recommendation> build(std::string_view type, const Detection& d) {
     const auto variance = ev_num(ev, "latencyVariance");
     const auto paths = ev_int(ev, "distinct404Paths");
     if (total && variance) {
-      r.description = "Machine-like traffic: " + std::to_string(*total) +
-                      " requests with only " + fmt_num(*variance) +
-                      " ms between p95 and p99 - filter automated clients";
+      r.description = "Machine-like traffic: " + std::to_string(*total) + " requests with only " +
+                      fmt_num(*variance) + " ms between p95 and p99 - filter automated clients";
     } else if (paths) {
       r.description = std::to_string(*paths) +
                       " distinct missing paths requested in 10 minutes look like an automated "
@@ -179,9 +178,8 @@ std::optional<Recommendation> build(std::string_view type, const Detection& d) {
     const auto ips = ev_int(ev, "uniqueIps");
     const auto diversity = ev_num(ev, "ipDiversity");
     if (ips && total && diversity) {
-      r.description = std::to_string(*ips) + " IPs over " + std::to_string(*total) +
-                      " requests (" + fmt_num(*diversity) +
-                      " per 100) suggest the key is shared or leaked";
+      r.description = std::to_string(*ips) + " IPs over " + std::to_string(*total) + " requests (" +
+                      fmt_num(*diversity) + " per 100) suggest the key is shared or leaked";
     } else {
       r.description = "The key is used from an unusual number of IPs - it may be shared or leaked";
     }
@@ -222,9 +220,10 @@ std::optional<Recommendation> build(std::string_view type, const Detection& d) {
 
 const std::vector<std::string_view>& recommendation_types() {
   static const std::vector<std::string_view> kTypes = {
-      "rotate_key",     "split_keys",  "whitelist_ips",    "enable_mfa",
-      "add_captcha",    "implement_bot_detection",         "increase_quota",
-      "review_ddos",    "review_auth_flow",                "investigate_sharing",
+      "rotate_key",          "split_keys",  "whitelist_ips",
+      "enable_mfa",          "add_captcha", "implement_bot_detection",
+      "increase_quota",      "review_ddos", "review_auth_flow",
+      "investigate_sharing",
   };
   return kTypes;
 }

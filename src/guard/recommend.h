@@ -34,7 +34,6 @@ std::vector<Recommendation> recommendations_for(const Detection& d);
 
 // "Rotate API Key" when the key is older than max_age_days (strictly); nullopt otherwise or
 // when max_age_days <= 0 (check disabled). Priority high from twice the limit, else medium.
-std::optional<Recommendation> rotate_key_recommendation(int64_t key_age_days,
-                                                        int64_t max_age_days);
+std::optional<Recommendation> rotate_key_recommendation(int64_t key_age_days, int64_t max_age_days);
 
 }  // namespace sira::guard

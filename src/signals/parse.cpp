@@ -1,6 +1,8 @@
 // NDJSON (simdjson On-Demand) and nginx `sira` log-format parsers, line splitting, IP checks.
 #include "signals/parse.h"
 
+// Error codes only: no simdjson call in this file may throw (no implicit result conversions).
+#define SIMDJSON_EXCEPTIONS 0
 #include <simdjson.h>
 
 #include <array>
@@ -96,7 +98,9 @@ const std::string_view* check_text(std::string_view s) {
   return nullptr;
 }
 
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 inline int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -136,9 +140,8 @@ bool valid_method(std::string_view m) {
 
 // Common validation of the fields both formats produce. Returns the reason or nullptr.
 const std::string_view* validate_common(RecordView* r) {
-  if (r->key_id.size() > kMaxKeyId || r->method.size() > kMaxMethod ||
-      r->path.size() > kMaxPath || r->query.size() > kMaxQuery ||
-      r->user_agent.size() > kMaxUserAgent)
+  if (r->key_id.size() > kMaxKeyId || r->method.size() > kMaxMethod || r->path.size() > kMaxPath ||
+      r->query.size() > kMaxQuery || r->user_agent.size() > kMaxUserAgent)
     return &kFieldTooLong;
   for (std::string_view text : {r->key_id, r->path, r->query, r->user_agent}) {
     if (const auto* why = check_text(text)) return why;
@@ -173,57 +176,60 @@ int64_t days_from_civil(int64_t y, int m, int d) {
 
 // ---- NDJSON ----------------------------------------------------------------------------------
 
-enum class Field { kUnknown, kTs, kKey, kIp, kMethod, kPath, kQuery, kStatus, kLatency, kBytes,
-                   kUserAgent, kTrace, kSpan };
+enum class Field {
+  kUnknown,
+  kTs,
+  kKey,
+  kIp,
+  kMethod,
+  kPath,
+  kQuery,
+  kStatus,
+  kLatency,
+  kBytes,
+  kUserAgent,
+  kTrace,
+  kSpan
+};
+
+struct FieldName {
+  std::string_view name;
+  Field field;
+};
+
+constexpr FieldName kFieldNames[] = {
+    {"ts", Field::kTs},
+    {"timestamp", Field::kTs},
+    {"time", Field::kTs},
+    {"key_id", Field::kKey},
+    {"keyId", Field::kKey},
+    {"api_key_id", Field::kKey},
+    {"ip", Field::kIp},
+    {"client_ip", Field::kIp},
+    {"remote_addr", Field::kIp},
+    {"method", Field::kMethod},
+    {"path", Field::kPath},
+    {"query", Field::kQuery},
+    {"status", Field::kStatus},
+    {"status_code", Field::kStatus},
+    {"latency_ms", Field::kLatency},
+    {"duration_ms", Field::kLatency},
+    {"latency", Field::kLatency},
+    {"bytes", Field::kBytes},
+    {"response_bytes", Field::kBytes},
+    {"user_agent", Field::kUserAgent},
+    {"userAgent", Field::kUserAgent},
+    {"ua", Field::kUserAgent},
+    {"trace_id", Field::kTrace},
+    {"traceId", Field::kTrace},
+    {"span_id", Field::kSpan},
+    {"spanId", Field::kSpan},
+};
 
 Field field_of(std::string_view k) {
-  switch (k.size()) {
-    case 2:
-      if (k == "ts") return Field::kTs;
-      if (k == "ip") return Field::kIp;
-      if (k == "ua") return Field::kUserAgent;
-      break;
-    case 4:
-      if (k == "path") return Field::kPath;
-      if (k == "time") return Field::kTs;
-      break;
-    case 5:
-      if (k == "bytes") return Field::kBytes;
-      if (k == "keyId") return Field::kKey;
-      if (k == "query") return Field::kQuery;
-      break;
-    case 6:
-      if (k == "method") return Field::kMethod;
-      if (k == "status") return Field::kStatus;
-      if (k == "spanId") return Field::kSpan;
-      break;
-    case 7:
-      if (k == "key_id") return Field::kKey;
-      if (k == "latency") return Field::kLatency;
-      if (k == "traceId") return Field::kTrace;
-      if (k == "span_id") return Field::kSpan;
-      break;
-    case 8:
-      if (k == "trace_id") return Field::kTrace;
-      break;
-    case 9:
-      if (k == "timestamp") return Field::kTs;
-      if (k == "client_ip") return Field::kIp;
-      if (k == "userAgent") return Field::kUserAgent;
-      break;
-    case 10:
-      if (k == "latency_ms") return Field::kLatency;
-      if (k == "user_agent") return Field::kUserAgent;
-      if (k == "api_key_id") return Field::kKey;
-      break;
-    case 11:
-      if (k == "remote_addr") return Field::kIp;
-      if (k == "status_code") return Field::kStatus;
-      if (k == "duration_ms") return Field::kLatency;
-      break;
-    case 14:
-      if (k == "response_bytes") return Field::kBytes;
-      break;
+  // Most keys differ in length or first byte, so this rarely compares more than a few bytes.
+  for (const auto& f : kFieldNames) {
+    if (f.name.size() == k.size() && f.name[0] == k[0] && f.name == k) return f.field;
   }
   return Field::kUnknown;
 }
@@ -269,7 +275,7 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
   std::string_view path_field, query_field;
   for (auto field_result : obj) {
     simdjson::ondemand::field field;
-    if (field_result.get(field)) return reject(reason, kInvalidJson);
+    if (std::move(field_result).get(field)) return reject(reason, kInvalidJson);
     std::string_view key;
     if (field.unescaped_key().get(key)) return reject(reason, kInvalidJson);
     const Field f = field_of(key);
@@ -283,8 +289,9 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
     std::string_view text;
     if (is_string && v.get_string().get(text)) return reject(reason, kInvalidJson);
     if (is_null) {
-      // null reads as absent.
-      if (!v.is_null()) return reject(reason, kInvalidJson);
+      // null reads as absent; type() only peeked at the first byte.
+      bool really_null = false;
+      if (v.is_null().get(really_null) || !really_null) return reject(reason, kInvalidJson);
     }
     switch (f) {
       case Field::kTs: {
@@ -356,31 +363,57 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
       default: {
         if (!is_string && !is_null) {
           switch (f) {
-            case Field::kKey: return reject(reason, "invalid key_id");
-            case Field::kIp: return reject(reason, kInvalidIp);
-            case Field::kMethod: return reject(reason, kInvalidMethod);
-            case Field::kPath: return reject(reason, "invalid path");
-            case Field::kQuery: return reject(reason, "invalid query");
-            case Field::kUserAgent: return reject(reason, "invalid user_agent");
-            case Field::kTrace: return reject(reason, "invalid trace_id");
-            default: return reject(reason, "invalid span_id");
+            case Field::kKey:
+              return reject(reason, "invalid key_id");
+            case Field::kIp:
+              return reject(reason, kInvalidIp);
+            case Field::kMethod:
+              return reject(reason, kInvalidMethod);
+            case Field::kPath:
+              return reject(reason, "invalid path");
+            case Field::kQuery:
+              return reject(reason, "invalid query");
+            case Field::kUserAgent:
+              return reject(reason, "invalid user_agent");
+            case Field::kTrace:
+              return reject(reason, "invalid trace_id");
+            default:
+              return reject(reason, "invalid span_id");
           }
         }
         switch (f) {
-          case Field::kKey: out->key_id = text; break;
-          case Field::kIp: out->ip = text; break;
-          case Field::kMethod: out->method = text; break;
-          case Field::kPath: path_field = text; break;
-          case Field::kQuery: query_field = text; break;
-          case Field::kUserAgent: out->user_agent = text; break;
-          case Field::kTrace: out->trace_id = text; break;
-          default: out->span_id = text; break;
+          case Field::kKey:
+            out->key_id = text;
+            break;
+          case Field::kIp:
+            out->ip = text;
+            break;
+          case Field::kMethod:
+            out->method = text;
+            break;
+          case Field::kPath:
+            path_field = text;
+            break;
+          case Field::kQuery:
+            query_field = text;
+            break;
+          case Field::kUserAgent:
+            out->user_agent = text;
+            break;
+          case Field::kTrace:
+            out->trace_id = text;
+            break;
+          default:
+            out->span_id = text;
+            break;
         }
         break;
       }
     }
   }
-  if (!doc.at_end()) return reject(reason, kInvalidJson);
+  // Trailing content after the object: the iterator must be at the end of the input.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+    return reject(reason, kInvalidJson);
 
   if (!have_ts) return reject(reason, "missing field ts");
   if (out->key_id.empty()) return reject(reason, "missing field key_id");
@@ -457,8 +490,8 @@ bool NginxParser::parse_time_local(std::string_view s, int64_t* ms) {
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
   const int64_t offset_s = (off_h * 3600 + off_m * 60) * (p[21] == '-' ? -1 : 1);
-  const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                       second - offset_s;
+  const int64_t secs =
+      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   *ms = secs * 1000;
   std::memcpy(cached_time_.data(), s.data(), 26);
   cached_ms_ = *ms;
@@ -600,8 +633,8 @@ bool NginxParser::parse(std::string_view line, RecordView* out, std::string* rea
   {
     double value = 0;
     auto [end, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), value);
-    const bool numeric = is_digit(seconds[0]) ||
-                         (seconds[0] == '-' && seconds.size() > 1 && is_digit(seconds[1]));
+    const bool numeric =
+        is_digit(seconds[0]) || (seconds[0] == '-' && seconds.size() > 1 && is_digit(seconds[1]));
     if (!numeric || ec != std::errc() || end != seconds.data() + seconds.size() ||
         !std::isfinite(value))
       return reject(reason, kInvalidLatency);
@@ -715,8 +748,9 @@ void parse_lines(LineParser& parser, std::string_view data, int64_t first_line,
   while (pos < data.size()) {
     const char* start = data.data() + pos;
     const void* nl = std::memchr(start, '\n', data.size() - pos);
-    const size_t end = nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - data.data())
-                                     : data.size();
+    const size_t end = nl != nullptr
+                           ? static_cast<size_t>(static_cast<const char*>(nl) - data.data())
+                           : data.size();
     std::string_view line = data.substr(pos, end - pos);
     pos = end + 1;
     const int64_t this_line = line_no++;

@@ -20,7 +20,7 @@ constexpr double kMinIndexableValue = 1e-3;
 uint32_t saturating_add(uint32_t a, uint64_t b) {
   uint64_t s = static_cast<uint64_t>(a) + b;
   return s > std::numeric_limits<uint32_t>::max() ? std::numeric_limits<uint32_t>::max()
-                                                   : static_cast<uint32_t>(s);
+                                                  : static_cast<uint32_t>(s);
 }
 
 }  // namespace
@@ -39,8 +39,10 @@ void DDSketch::add(double value, uint32_t count) {
   count_ += count;
   if (value <= kMinIndexableValue) {
     zero_count_ += count;
-    if (count_ == count) max_ = std::max(value, 0.0);
-    else max_ = std::max(max_, value);
+    if (count_ == count)
+      max_ = std::max(value, 0.0);
+    else
+      max_ = std::max(max_, value);
     sum_ += std::max(value, 0.0) * count;
     return;
   }
@@ -54,8 +56,9 @@ void DDSketch::add(double value, uint32_t count) {
     bins_.back().second = saturating_add(bins_.back().second, count);
     return;
   }
-  auto it = std::lower_bound(bins_.begin(), bins_.end(), index,
-                             [](const std::pair<int32_t, uint32_t>& b, int32_t k) { return b.first < k; });
+  auto it = std::lower_bound(
+      bins_.begin(), bins_.end(), index,
+      [](const std::pair<int32_t, uint32_t>& b, int32_t k) { return b.first < k; });
   if (it != bins_.end() && it->first == index) {
     it->second = saturating_add(it->second, count);
   } else {
@@ -68,8 +71,10 @@ void DDSketch::merge(const DDSketch& other) {
   if (other.gamma_ != gamma_) {
     // Different accuracies: re-add the other's bin midpoints (accuracy degrades to the sum).
     SIRA_BUG("DDSketch::merge with a different relative accuracy");
-    if (other.zero_count_ > 0) add(0, static_cast<uint32_t>(std::min<uint64_t>(other.zero_count_, UINT32_MAX)));
-    for (const auto& [i, c] : other.bins_) add(2 * std::pow(other.gamma_, i) / (other.gamma_ + 1), c);
+    if (other.zero_count_ > 0)
+      add(0, static_cast<uint32_t>(std::min<uint64_t>(other.zero_count_, UINT32_MAX)));
+    for (const auto& [i, c] : other.bins_)
+      add(2 * std::pow(other.gamma_, i) / (other.gamma_ + 1), c);
     return;
   }
   if (count_ == 0) {
@@ -135,7 +140,9 @@ void DDSketch::clear() {
 
 HyperLogLog::HyperLogLog(int precision) : precision_(std::clamp(precision, 4, 18)) {}
 
-void HyperLogLog::add(std::string_view item) { add_hash(hash64(item)); }
+void HyperLogLog::add(std::string_view item) {
+  add_hash(hash64(item));
+}
 
 namespace {
 
@@ -188,10 +195,18 @@ uint64_t HyperLogLog::estimate() const {
   const double m = static_cast<double>(dense_.size());
   double alpha;
   switch (precision_) {
-    case 4: alpha = 0.673; break;
-    case 5: alpha = 0.697; break;
-    case 6: alpha = 0.709; break;
-    default: alpha = 0.7213 / (1 + 1.079 / m); break;
+    case 4:
+      alpha = 0.673;
+      break;
+    case 5:
+      alpha = 0.697;
+      break;
+    case 6:
+      alpha = 0.709;
+      break;
+    default:
+      alpha = 0.7213 / (1 + 1.079 / m);
+      break;
   }
   double inverse_sum = 0;
   size_t zeros = 0;
@@ -239,6 +254,13 @@ void SpaceSaving::add(std::string_view item, uint64_t count) {
   min_it->second += count;
 }
 
+bool SpaceSaving::contains(std::string_view item) const {
+  for (const auto& [k, c] : items_) {
+    if (k == item) return true;
+  }
+  return false;
+}
+
 void SpaceSaving::merge(const SpaceSaving& other) {
   for (const auto& [k, c] : other.items_) add(k, c);
 }
@@ -266,11 +288,11 @@ size_t SpaceSaving::memory_bytes() const {
 
 namespace {
 
-constexpr uint64_t kSeed = 0x6a09e667f3bcc909ULL;   // fractional bits of sqrt(2)
-constexpr uint64_t kMulA = 0x9e3779b97f4a7c15ULL;   // 2^64 / golden ratio
+constexpr uint64_t kSeed = 0x6a09e667f3bcc909ULL;  // fractional bits of sqrt(2)
+constexpr uint64_t kMulA = 0x9e3779b97f4a7c15ULL;  // 2^64 / golden ratio
 constexpr uint64_t kMulB = 0xbf58476d1ce4e5b9ULL;
 constexpr uint64_t kMulC = 0x94d049bb133111ebULL;
-constexpr uint64_t kKeyA = 0x243f6a8885a308d3ULL;   // fractional bits of pi
+constexpr uint64_t kKeyA = 0x243f6a8885a308d3ULL;  // fractional bits of pi
 constexpr uint64_t kKeyB = 0x13198a2e03707344ULL;
 
 inline uint64_t fold_multiply(uint64_t a, uint64_t b) {

@@ -60,9 +60,16 @@ class SpaceSaving {
  public:
   explicit SpaceSaving(size_t capacity = 16);
   void add(std::string_view item, uint64_t count = 1);
+  // Adds the other's counters as weighted items: counts stay upper bounds of the true counts.
   void merge(const SpaceSaving& other);
   // Items by decreasing count, at most `n`.
   std::vector<std::pair<std::string, uint64_t>> top(size_t n) const;
+  // The monitored items, unordered; while size() < capacity() nothing was ever evicted and the
+  // counts are exact.
+  const std::vector<std::pair<std::string, uint64_t>>& items() const { return items_; }
+  size_t size() const { return items_.size(); }
+  size_t capacity() const { return capacity_; }
+  bool contains(std::string_view item) const;
   size_t memory_bytes() const;
 
  private:
@@ -70,6 +77,7 @@ class SpaceSaving {
   std::vector<std::pair<std::string, uint64_t>> items_;
 };
 
+// 64-bit non-cryptographic hash (multiply-fold mixing, strong finalizer); stable across runs.
 uint64_t hash64(std::string_view s);
 
 }  // namespace sira::signals

@@ -17,9 +17,9 @@ inline constexpr int64_t kHourMs = 60 * kMinuteMs;
 inline constexpr int64_t kDayMs = 24 * kHourMs;
 
 // Window lengths of the detectors (see Thresholds).
-inline constexpr int64_t kHourWindowMs = kHourMs;          // brute_force, bot, ip_rotation
-inline constexpr int64_t kSpikeWindowMs = 5 * kMinuteMs;   // traffic_spike, error_burst
-inline constexpr int64_t kScanWindowMs = 10 * kMinuteMs;   // endpoint_scanning
+inline constexpr int64_t kHourWindowMs = kHourMs;            // brute_force, bot, ip_rotation
+inline constexpr int64_t kSpikeWindowMs = 5 * kMinuteMs;     // traffic_spike, error_burst
+inline constexpr int64_t kScanWindowMs = 10 * kMinuteMs;     // endpoint_scanning
 inline constexpr int64_t kLatencyWindowMs = 15 * kMinuteMs;  // latency_degradation
 
 // Baseline numbers drawn from a key's hourly history.

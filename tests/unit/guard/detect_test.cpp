@@ -1,5 +1,7 @@
 // Unit tests of src/guard detection: the anomaly score, the action bands, each detector at its
 // thresholds (strictness), the seed evidence shapes, baselines and recommendations.
+#include "guard/detect.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -7,7 +9,6 @@
 #include <limits>
 #include <set>
 
-#include "guard/detect.h"
 #include "guard/internal/detectors.h"
 #include "guard/recommend.h"
 
@@ -102,8 +103,7 @@ TEST(AnomalyScore, ActionBandsAtExactEdges) {
   EXPECT_EQ(action_for_score(0.9), ActionKind::kPermBan);
   EXPECT_EQ(action_for_score(1.0), ActionKind::kPermBan);
   EXPECT_EQ(action_for_score(std::numeric_limits<double>::quiet_NaN()), ActionKind::kNone);
-  EXPECT_EQ(action_for_score(calculate_anomaly_score(0.35, 2.5, 0.15, 0.25)),
-            ActionKind::kTempBan);
+  EXPECT_EQ(action_for_score(calculate_anomaly_score(0.35, 2.5, 0.15, 0.25)), ActionKind::kTempBan);
 
   EXPECT_EQ(severity_for_score(0.29), Severity::kLow);
   EXPECT_EQ(severity_for_score(0.3), Severity::kMedium);
@@ -114,9 +114,9 @@ TEST(AnomalyScore, ActionBandsAtExactEdges) {
 }
 
 TEST(Names, RoundTrip) {
-  const DetectionType all[] = {DetectionType::kBruteForce,       DetectionType::kBotPattern,
-                               DetectionType::kIpRotation,       DetectionType::kTrafficSpike,
-                               DetectionType::kEndpointScanning, DetectionType::kErrorBurst,
+  const DetectionType all[] = {DetectionType::kBruteForce,        DetectionType::kBotPattern,
+                               DetectionType::kIpRotation,        DetectionType::kTrafficSpike,
+                               DetectionType::kEndpointScanning,  DetectionType::kErrorBurst,
                                DetectionType::kLatencyDegradation};
   std::set<std::string_view> names;
   for (DetectionType t : all) {
@@ -213,10 +213,10 @@ TEST(BotPattern, ThresholdsAreStrict) {
     return internal::detect_bot_pattern(w, t).has_value();
   };
   EXPECT_TRUE(bot(1001, 30, 40));
-  EXPECT_FALSE(bot(1000, 30, 40));   // volume exactly 1000
-  EXPECT_FALSE(bot(5000, 50, 55));   // p95 exactly 50
+  EXPECT_FALSE(bot(1000, 30, 40));  // volume exactly 1000
+  EXPECT_FALSE(bot(5000, 50, 55));  // p95 exactly 50
   EXPECT_TRUE(bot(5000, 49.9, 55));
-  EXPECT_FALSE(bot(5000, 30, 50));   // p99 - p95 exactly 20
+  EXPECT_FALSE(bot(5000, 30, 50));  // p99 - p95 exactly 20
   EXPECT_TRUE(bot(5000, 30, 49.9));
   EXPECT_FALSE(bot(5000, 40, 260));  // fast but with a realistic tail: not a bot
 }
@@ -367,9 +367,9 @@ PeriodPoint point(int64_t start, int64_t requests, double p95 = 100) {
 TEST(Baseline, SameHourOfDayFirst) {
   const int64_t hour = kNow - kNow % kHourMs;  // 12:00
   const int64_t day = internal::kDayMs;
-  std::vector<PeriodPoint> h = {point(hour - 3 * day, 240), point(hour - 2 * day, 360),
+  std::vector<PeriodPoint> h = {point(hour - 3 * day, 240),        point(hour - 2 * day, 360),
                                 point(hour - day - kHourMs, 9000), point(hour - day, 120),
-                                point(hour - kHourMs, 6000), point(hour, 50000)};
+                                point(hour - kHourMs, 6000),       point(hour, 50000)};
   auto b = internal::compute_volume_baseline(h, kNow, 0);
   EXPECT_TRUE(b.volume_from_same_hour);
   EXPECT_NEAR(b.volume_5min, (240 + 360 + 120) / 3.0 / 12.0, 1e-9);
@@ -394,8 +394,8 @@ TEST(Baseline, PreviousHoursWhenNoSameHour) {
 TEST(Baseline, LatencyMedianNeedsThreeHours) {
   const int64_t hour = kNow - kNow % kHourMs;
   int used = -1;
-  std::vector<PeriodPoint> h = {point(hour - 2 * kHourMs, 10, 100),
-                                point(hour - kHourMs, 10, 140), point(hour, 10, 900)};
+  std::vector<PeriodPoint> h = {point(hour - 2 * kHourMs, 10, 100), point(hour - kHourMs, 10, 140),
+                                point(hour, 10, 900)};
   EXPECT_LE(internal::compute_latency_baseline(h, kNow, &used), 0);
   EXPECT_EQ(used, 2);
   h.insert(h.begin(), point(hour - 3 * kHourMs, 10, 5000));
@@ -404,6 +404,45 @@ TEST(Baseline, LatencyMedianNeedsThreeHours) {
   EXPECT_EQ(used, 3);
   h.insert(h.begin(), point(hour - 5 * kHourMs, 10, 120));
   EXPECT_DOUBLE_EQ(internal::compute_latency_baseline(h, kNow, &used), 130);  // even count
+}
+
+// ---- Detector::evaluate over a real KeyRollup ----
+
+void feed(signals::KeyRollup& key, int64_t from_ms, int n, int status, double latency) {
+  for (int i = 0; i < n; ++i) {
+    signals::RecordView r;
+    r.ts_ms = from_ms + i * 1000;
+    r.key_id = "key_unit";
+    r.ip = "192.0.2.1";
+    r.method = "POST";
+    r.path = "/v1/auth/token";
+    r.status = status;
+    r.latency_ms = latency;
+    key.add(r);
+  }
+}
+
+TEST(Detector, QuietKeyExitsEarlyWithNeutralFeatures) {
+  signals::KeyRollup key;
+  feed(key, kNow - 10 * kMinuteMs, 20, 401, 80);  // 20 requests, all failing
+  const Evaluation ev = Detector().evaluate(key, kNow);
+  EXPECT_TRUE(ev.detections.empty());
+  EXPECT_DOUBLE_EQ(ev.anomaly_score, 0.0);
+  EXPECT_DOUBLE_EQ(ev.features.error_rate, 0.0);
+}
+
+TEST(Detector, EvaluateReportsBruteForceAndFeatures) {
+  signals::KeyRollup key;
+  feed(key, kNow - 20 * kMinuteMs, 50, 200, 80);
+  feed(key, kNow - 15 * kMinuteMs, 150, 401, 80);
+  const Evaluation ev = Detector().evaluate(key, kNow);
+  ASSERT_EQ(ev.detections.size(), 1u);
+  EXPECT_EQ(ev.detections[0].type, DetectionType::kBruteForce);
+  EXPECT_NEAR(ev.features.error_rate, 0.75, 1e-9);
+  EXPECT_NEAR(ev.features.ip_diversity, 1.0 / 200, 1e-9);
+  EXPECT_DOUBLE_EQ(ev.features.spike_ratio, 1.0);  // no history before this hour
+  EXPECT_GE(ev.anomaly_score, 0.75);
+  EXPECT_DOUBLE_EQ(ev.anomaly_score, calculate_anomaly_score(ev.features));
 }
 
 // ---- recommendations ----
@@ -420,10 +459,9 @@ TEST(Recommendations, FromDetectionCiteEvidence) {
   EXPECT_EQ(recs[0].priority, "medium");
   EXPECT_EQ(recs[0].title, "Use Separate Keys");
   EXPECT_EQ(recs[0].description, "87 unique IPs detected - consider separate keys per environment");
-  EXPECT_EQ(recs[0].action_steps,
-            (std::vector<std::string>{"Create test key for staging",
-                                      "Create live key for production",
-                                      "Configure IP whitelisting"}));
+  EXPECT_EQ(recs[0].action_steps, (std::vector<std::string>{"Create test key for staging",
+                                                            "Create live key for production",
+                                                            "Configure IP whitelisting"}));
   EXPECT_EQ(recs[0].triggered_by, "suspicious_event");
   EXPECT_EQ(recs[0].detection_type, "ip_rotation");
   EXPECT_EQ(recs[1].type, "whitelist_ips");
@@ -474,10 +512,9 @@ TEST(Recommendations, RotateKeyByAge) {
   EXPECT_EQ(r->priority, "high");
   EXPECT_EQ(r->title, "Rotate API Key");
   EXPECT_EQ(r->description, "Your key was last rotated 287 days ago");
-  EXPECT_EQ(r->action_steps,
-            (std::vector<std::string>{"Create new key in Dev Console",
-                                      "Update key in your application",
-                                      "Revoke old key after migration"}));
+  EXPECT_EQ(r->action_steps, (std::vector<std::string>{"Create new key in Dev Console",
+                                                       "Update key in your application",
+                                                       "Revoke old key after migration"}));
   EXPECT_EQ(r->triggered_by, "age_check");
   EXPECT_TRUE(r->detection_type.empty());
   EXPECT_EQ(rotate_key_recommendation(100, 90)->priority, "medium");

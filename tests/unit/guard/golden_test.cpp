@@ -29,7 +29,9 @@ namespace {
 namespace bj = boost::json;
 namespace fs = std::filesystem;
 
-fs::path golden_dir() { return fs::path(SIRA_SOURCE_DIR) / "tests" / "golden" / "guard"; }
+fs::path golden_dir() {
+  return fs::path(SIRA_SOURCE_DIR) / "tests" / "golden" / "guard";
+}
 
 std::vector<std::string> case_names() {
   std::vector<std::string> names;
