@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -136,7 +137,7 @@ int run_ingest(const std::string& data, const std::string& tenant, const std::st
       std::cerr << "sira: " << rep.error().detail << "\n";
       return false;
     }
-    line += rep->stats.lines;
+    line += std::count(chunk.begin(), chunk.end(), '\n');
     lines += rep->stats.lines;
     records += rep->stats.records;
     rejected += rep->stats.rejected;

@@ -529,9 +529,11 @@ Result<StreamResult> Decisions::stream(const Bouncer& b, bool startup) {
   StreamResult out;
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
   auto last = SIRA_TRY(tx->query_one("SELECT last_pull_at FROM guard_bouncers WHERE id = ?", {b.id}));
-  std::optional<int64_t> since = last ? last->opt_i64(0) : std::nullopt;
+  // A bouncer that never pulled gets the full startup list.
+  bool first_pull = !last || last->is_null(0);
+  int64_t since = first_pull ? 0 : last->i64(0);
   std::string cols = std::string("SELECT ") + kDecisionCols + " FROM guard_decisions ";
-  if (startup || !since) {
+  if (startup || first_pull) {
     SIRA_CHECK(tx->each(cols + "WHERE tenant_id = ? AND scope IN ('ip', 'range') AND deleted_at IS "
                                "NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq",
                         {b.tenant_id, now}, [&](const store::Row& r) {
@@ -542,14 +544,14 @@ Result<StreamResult> Decisions::stream(const Bouncer& b, bool startup) {
     SIRA_CHECK(tx->each(cols + "WHERE tenant_id = ? AND scope IN ('ip', 'range') AND created_at >= ? "
                                "AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
                                "ORDER BY seq",
-                        {b.tenant_id, *since, now}, [&](const store::Row& r) {
+                        {b.tenant_id, since, now}, [&](const store::Row& r) {
                           out.added.push_back(decision_from(r));
                           return true;
                         }));
     SIRA_CHECK(tx->each(cols + "WHERE tenant_id = ? AND scope IN ('ip', 'range') AND created_at < ? "
                                "AND ((deleted_at >= ? AND deleted_at <= ?) OR (deleted_at IS NULL "
                                "AND expires_at >= ? AND expires_at <= ?)) ORDER BY seq",
-                        {b.tenant_id, now, *since, now, *since, now}, [&](const store::Row& r) {
+                        {b.tenant_id, now, since, now, since, now}, [&](const store::Row& r) {
                           out.deleted.push_back(decision_from(r));
                           return true;
                         }));

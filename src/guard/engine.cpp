@@ -171,9 +171,19 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
   size_t ring = static_cast<size_t>(std::max<int64_t>(0, config_.recent_records));
   if (t.recent.size() != ring && !t.recent_full) t.recent.resize(ring);
 
+  // Records stamped far in the future would drag a key's windows forward and make its real
+  // traffic look late: they are rejected like malformed lines.
+  const int64_t future_limit = clock_.now_ms() + 5 * 60 * 1000;
+  int64_t future = 0;
   signals::parse_lines(
       *parser, data, first_line,
       [&](const signals::RecordView& r) {
+        if (r.ts_ms > future_limit) {
+          ++future;
+          if (report.rejects.size() < 100)
+            report.rejects.emplace_back(r.line, "timestamp in the future");
+          return;
+        }
         t.rollups.key(r.key_id).add(r);
         auto [it, inserted] = t.keys.try_emplace(std::string(r.key_id));
         auto& ks = it->second;
@@ -211,6 +221,11 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
         if (report.rejects.size() < 100) report.rejects.emplace_back(line, std::string(reason));
       },
       &report.stats);
+  if (future > 0) {
+    report.stats.records -= future;
+    report.stats.rejected += future;
+    report.stats.reasons["timestamp in the future"] += future;
+  }
 
   metrics_.counter("sira_guard_records_total", "Request records ingested.", {{"tenant", tenant_id}})
       .inc(static_cast<double>(report.stats.records));

@@ -758,6 +758,7 @@ void parse_lines(LineParser& parser, std::string_view data, int64_t first_line,
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     if (stats != nullptr) ++stats->lines;
     if (parser.parse(line, &record, &reason)) {
+      record.line = this_line;
       if (stats != nullptr) ++stats->records;
       if (on_record) on_record(record);
     } else {

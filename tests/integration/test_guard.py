@@ -58,16 +58,23 @@ class GuardApiTest(unittest.TestCase):
             record("key_mixed", "999.1.1.1", 200, 12, ts),
             record("key_mixed", "198.51.100.4", 200, -5, ts),
             json.dumps({"ts": ts, "key_id": "key_mixed"}),
+            record("key_mixed", "198.51.100.4", 200, 12, ts + 86400 * 1000),
+            record("key_mixed", "198.51.100.4", 200, 12, ts, path="/" + "a" * 5000),
             good,
         ]) + "\n"
         r = ingest(self.s, text)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body["accepted"], 2)
-        self.assertEqual(r.body["rejected"], 4)
+        self.assertEqual(r.body["rejected"], 6)
         lines = {x["line"]: x["reason"] for x in r.body["rejects"]}
-        self.assertEqual(sorted(lines), [2, 3, 4, 5])
+        self.assertEqual(sorted(lines), [2, 3, 4, 5, 6, 7])
         self.assertIn("ip", lines[3])
         self.assertIn("latency", lines[4])
+        self.assertEqual(lines[6], "timestamp in the future")
+        self.assertIn("too long", lines[7])
+        self.assertEqual(r.body["rejectReasons"]["timestamp in the future"], 1)
+        m = self.s.ok("GET", "/api/v1/observability/keys/key_mixed/metrics?period=1h")
+        self.assertEqual(sum(p["requests"] for p in m["periods"]), 2)
 
     def test_ingest_needs_the_role(self):
         auditor = self.s.create_token("ro-" + str(time.time()), ["auditor"])["token"]
