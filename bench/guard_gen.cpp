@@ -146,11 +146,13 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kPerType; ++i) {
     std::string k = "atk_5xx_" + std::to_string(i);
     labels["error_burst"].push_back(k);
-    steady(k, 5, t0, end_ms, 100);
+    // Same volume as always; for five minutes half of it fails with 503 (a service problem).
+    size_t from = attacks.size();
+    steady(k, 20, t0, end_ms, 100);
     int64_t start = t0 + 3 * 3600 * 1000 + 20 * 60000 + i * 30000;
-    for (int j = 0; j < 100; ++j)
-      attacks.push_back({start + j * 2800, k, ip4(0x0A000100u + i), "POST", "/v1/payouts",
-                         g.uni() < 0.5 ? 503 : 200, g.lognormal(100, 0.4)});
+    for (size_t j = from; j < attacks.size(); ++j)
+      if (attacks[j].ts >= start && attacks[j].ts < start + 5 * 60000 && g.uni() < 0.5)
+        attacks[j].status = 503;
   }
   for (int i = 0; i < kPerType; ++i) {
     std::string k = "atk_slow_" + std::to_string(i);

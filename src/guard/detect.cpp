@@ -214,7 +214,10 @@ Baseline compute_volume_baseline(const std::vector<PeriodPoint>& hours, int64_t 
   accumulate(true, &requests, &covered);
   b.volume_from_same_hour = covered > 0;
   if (covered <= 0) accumulate(false, &requests, &covered);
-  if (covered > 0) b.volume_5min = requests / covered * static_cast<double>(kSpikeWindowMs);
+  // A key needs an hour of history before "usual" means anything: a brand-new key's first
+  // minutes are not a baseline for its next ones.
+  if (covered >= static_cast<double>(kHourMs))
+    b.volume_5min = requests / covered * static_cast<double>(kSpikeWindowMs);
   return b;
 }
 

@@ -1,6 +1,8 @@
 // SIRA Guard pipeline: parse -> rollup -> detect -> act, plus recommendations and debug packs.
 #include "guard/engine.h"
 
+#include <absl/container/flat_hash_map.h>
+
 #include <boost/json.hpp>
 #include <deque>
 #include <unordered_map>
@@ -96,7 +98,10 @@ std::string token_hash(std::string_view token) {
 
 struct Engine::TenantState {
   struct KeyState {
+    signals::KeyRollup* rollup = nullptr;  // node-stable pointer into `rollups`
     int64_t pending = 0;
+    int64_t threshold = 0;  // pending records that make the key due
+    int64_t last_hour = 0;  // requests in the hour before the last evaluation
     int64_t last_eval_ts = 0;
     int64_t last_ts = 0;
     bool due = false;
@@ -104,8 +109,15 @@ struct Engine::TenantState {
   };
   std::mutex mu;
   signals::Rollups rollups;
-  std::unordered_map<std::string, KeyState> keys;
-  std::vector<signals::ApiRecord> recent;  // ring
+  // Keys are short: the flat map keeps them inline, one cache miss per record at most.
+  absl::flat_hash_map<std::string, KeyState> keys;
+  // The last records as their raw lines (one copy per record; parsed again only when a debug
+  // pack is built).
+  struct RawLine {
+    signals::Format format = signals::Format::kNdjson;
+    std::string text;
+  };
+  std::vector<RawLine> recent;  // ring
   size_t recent_next = 0;
   bool recent_full = false;
 };
@@ -119,6 +131,11 @@ Engine::Engine(store::Database& db, audit::AuditLog& audit, Decisions& decisions
       metrics_(metrics),
       config_(std::move(config)),
       detector_(config_.thresholds) {
+  const Thresholds& th = config_.thresholds;
+  min_volume_ = std::min({th.brute_force_min_requests, th.bot_min_requests,
+                          th.ip_rotation_min_unique, th.spike_min_requests,
+                          th.scan_distinct_404_paths, th.error_burst_min_requests,
+                          th.latency_min_requests});
   auto e = Expression::parse(config_.ban_duration_expr, {"base", "offences"});
   if (!e) e = Expression::parse("base * 2 ^ offences", {"base", "offences"});
   ban_expr_ = std::move(*e);
@@ -184,33 +201,29 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
             report.rejects.emplace_back(r.line, "timestamp in the future");
           return;
         }
-        t.rollups.key(r.key_id).add(r);
-        auto [it, inserted] = t.keys.try_emplace(std::string(r.key_id));
-        auto& ks = it->second;
-        if (inserted) {
-          ks.last_eval_ts = r.ts_ms;
+        auto it = t.keys.find(absl::string_view(r.key_id.data(), r.key_id.size()));
+        if (it == t.keys.end()) {
+          it = t.keys.try_emplace(std::string(r.key_id)).first;
+          it->second.rollup = &t.rollups.key(r.key_id);
+          it->second.last_eval_ts = r.ts_ms;
+          it->second.threshold = config_.evaluate_every;
           new_keys.emplace_back(it->first, r.ts_ms);
         }
+        auto& ks = it->second;
+        ks.rollup->add(r);
         ++ks.pending;
         ks.last_ts = std::max(ks.last_ts, r.ts_ms);
-        if (!ks.due && (ks.pending >= config_.evaluate_every || r.ts_ms - ks.last_eval_ts >= 60000)) {
+        // Due after enough new records, or, for a key that was busy, after a minute of event time.
+        if (!ks.due && (ks.pending >= ks.threshold ||
+                        (ks.last_hour > min_volume_ && ks.pending >= 8 &&
+                         r.ts_ms - ks.last_eval_ts >= 60000))) {
           ks.due = true;
           due.push_back(it->first);
         }
         if (ring > 0) {
-          signals::ApiRecord& slot = t.recent[t.recent_next];
-          slot.ts_ms = r.ts_ms;
-          slot.key_id.assign(r.key_id);
-          slot.ip.assign(r.ip);
-          slot.method.assign(r.method);
-          slot.path.assign(r.path);
-          slot.query.assign(r.query);
-          slot.status = r.status;
-          slot.latency_ms = r.latency_ms;
-          slot.bytes = r.bytes;
-          slot.user_agent.assign(r.user_agent);
-          slot.trace_id.assign(r.trace_id);
-          slot.span_id.assign(r.span_id);
+          TenantState::RawLine& slot = t.recent[t.recent_next];
+          slot.format = format;
+          slot.text.assign(r.raw);
           if (++t.recent_next == ring) {
             t.recent_next = 0;
             t.recent_full = true;
@@ -244,14 +257,18 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
   }
 
   for (const auto& key_id : due) {
-    auto& ks = t.keys[key_id];
+    auto& ks = t.keys.find(key_id)->second;
     ks.due = false;
     ks.pending = 0;
     ks.last_eval_ts = ks.last_ts;
-    const signals::KeyRollup* key = t.rollups.find(key_id);
-    if (!key) continue;
-    Evaluation eval = detector_.evaluate(*key, ks.last_ts);
-    t.rollups.key(key_id).note_anomaly_score(ks.last_ts, eval.anomaly_score);
+    // No detector can fire on a key this quiet: skip the sketch merges of a full evaluation.
+    int64_t hour = ks.rollup->counts(ks.last_ts, 3600 * 1000).requests;
+    ks.last_hour = hour;
+    // Busy keys are re-evaluated after ~6 % more traffic rather than every few records.
+    ks.threshold = std::max<int64_t>(config_.evaluate_every, hour / 16);
+    if (hour <= min_volume_) continue;
+    Evaluation eval = detector_.evaluate(*ks.rollup, ks.last_ts);
+    ks.rollup->note_anomaly_score(ks.last_ts, eval.anomaly_score);
     if (!eval.detections.empty()) SIRA_CHECK(act(tenant_id, t, key_id, eval, ks.last_ts, actor, &report));
   }
   return report;
@@ -271,6 +288,22 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
   if (fresh.empty()) return {};
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
   int64_t now = clock_.now_ms();
+  // Strongest detections first, so one key gets one decision per scope in a batch: later,
+  // weaker findings point to it instead of stacking decisions the memory index has not seen.
+  // The graded action: the seed's per-type action, raised by the anomaly score band; service
+  // problems (5xx bursts, slowness) only ever alert; a permanent ban needs a critical finding,
+  // not just a high score driven by features that are not abuse on their own.
+  auto graded = [&eval](const Detection& d) {
+    ActionKind action = std::max(d.suggested_action, action_for_score(eval.anomaly_score));
+    if (service_problem(d.type)) action = std::min(action, ActionKind::kAlert);
+    if (action == ActionKind::kPermBan && d.severity != Severity::kCritical)
+      action = ActionKind::kTempBan;
+    return action;
+  };
+  std::stable_sort(fresh.begin(), fresh.end(), [&graded](const Detection* a, const Detection* b) {
+    return graded(*a) > graded(*b);
+  });
+  std::map<std::string, std::string> decided;  // "scope:value" -> decision id made in this tx
   for (const Detection* d : fresh) {
     SuspiciousEvent ev;
     ev.id = new_id("evt", clock_);
@@ -290,14 +323,7 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
     ev.detected_at = now;
     ev.event_time_ms = now_event_ms;
 
-    // The graded action: the seed's per-type action, raised by the anomaly score band; service
-    // problems (5xx bursts, slowness) only ever alert.
-    ActionKind action = std::max(d->suggested_action, action_for_score(eval.anomaly_score));
-    if (service_problem(d->type)) action = std::min(action, ActionKind::kAlert);
-    // A permanent ban needs a critical finding, not just a high score driven by features that
-    // are not abuse on their own (a surge, slowness, many browser IPs): otherwise temporary.
-    if (action == ActionKind::kPermBan && d->severity != Severity::kCritical)
-      action = ActionKind::kTempBan;
+    ActionKind action = graded(*d);
     std::string scenario = "sira/" + ev.type;
     if (decisions_.allowlisted(tenant_id, key_id, {})) {
       ev.action_taken = "allowlisted";
@@ -331,15 +357,27 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
         if (!top_ip.empty() && !decisions_.allowlisted(tenant_id, {}, top_ip)) {
           NewDecision ipd{Scope::kIp, top_ip, "ban", 0, "sira", scenario, ev.summary, ev.id,
                           duration};
-          auto ipdec = decisions_.add_in(*tx, tenant_id, actor, ipd);
-          if (ipdec) ev.decision_ids.push_back(ipdec->id);
+          if (!decided.count("ip:" + top_ip)) {
+            auto ipdec = decisions_.add_in(*tx, tenant_id, actor, ipd);
+            if (ipdec) {
+              ev.decision_ids.push_back(ipdec->id);
+              decided["ip:" + top_ip] = ipdec->id;
+            }
+          }
         }
       }
-      if (nd) {
+      if (nd && decided.count("key:" + key_id)) {
+        ev.action_taken += " (covered by " + decided["key:" + key_id] + ")";
+      } else if (nd) {
         auto dec = decisions_.add_in(*tx, tenant_id, actor, *nd);
-        if (dec) ev.decision_ids.push_back(dec->id);
-        else if (dec.error().code != ErrorCode::kConflict) return std::unexpected(dec.error());
-        else ev.action_taken += " (kept stronger existing decision)";
+        if (dec) {
+          ev.decision_ids.push_back(dec->id);
+          decided["key:" + key_id] = dec->id;
+        } else if (dec.error().code != ErrorCode::kConflict) {
+          return std::unexpected(dec.error());
+        } else {
+          ev.action_taken += " (kept stronger existing decision)";
+        }
       }
       ++report->actions;
     }
@@ -533,8 +571,17 @@ Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
     std::lock_guard lock(t.mu);
     size_t n = t.recent_full ? t.recent.size() : t.recent_next;
     size_t start = t.recent_full ? t.recent_next : 0;
+    auto ndjson = signals::make_parser(signals::Format::kNdjson);
+    auto nginx = signals::make_parser(signals::Format::kNginx);
+    std::string reason;
     for (size_t i = 0; i < n; ++i) {
-      const signals::ApiRecord& r = t.recent[(start + i) % t.recent.size()];
+      const TenantState::RawLine& raw = t.recent[(start + i) % t.recent.size()];
+      // A cheap filter before parsing: the key must appear in the line.
+      if (raw.text.find(req.key_id) == std::string::npos) continue;
+      signals::RecordView view;
+      auto& parser = raw.format == signals::Format::kNdjson ? *ndjson : *nginx;
+      if (!parser.parse(raw.text, &view, &reason)) continue;
+      signals::ApiRecord r(view);
       if (r.key_id != req.key_id || r.ts_ms < req.start_ms || r.ts_ms >= req.end_ms) continue;
       if (req.include_logs)
         logs.push_back(bj::object{{"ts", format_rfc3339_ms(r.ts_ms)},

@@ -138,6 +138,7 @@ class Engine {
   MetricsRegistry& metrics_;
   GuardConfig config_;
   Detector detector_;
+  int64_t min_volume_ = 0;  // at or below this many requests in an hour no detector can fire
   Expression ban_expr_;
   mutable std::mutex map_mu_;
   std::map<std::string, std::unique_ptr<TenantState>> tenants_;

@@ -759,6 +759,7 @@ void parse_lines(LineParser& parser, std::string_view data, int64_t first_line,
     if (stats != nullptr) ++stats->lines;
     if (parser.parse(line, &record, &reason)) {
       record.line = this_line;
+      record.raw = line;
       if (stats != nullptr) ++stats->records;
       if (on_record) on_record(record);
     } else {

@@ -23,6 +23,7 @@ struct RecordView {
   std::string_view trace_id;   // W3C trace id (32 hex) when known
   std::string_view span_id;
   int64_t line = 0;            // 1-based line number in its input, set by parse_lines
+  std::string_view raw;        // the whole input line, set by parse_lines
 };
 
 struct ApiRecord {

@@ -406,6 +406,24 @@ void KeyRollup::add(const RecordView& r) {
   b.bytes += r.bytes;
 }
 
+KeyRollup::Counts KeyRollup::counts(int64_t now_ms, int64_t duration_ms) const {
+  duration_ms = std::clamp<int64_t>(duration_ms, 0, kMinuteSlots * kMinuteMs);
+  const int64_t first = floor_div(now_ms - duration_ms, kMinuteMs);
+  const int64_t last = floor_div(now_ms, kMinuteMs);
+  Counts c;
+  if (!s_) return c;
+  for (const auto& slot : s_->minutes) {
+    if (slot.minute < first || slot.minute > last) continue;
+    const MinuteBucket& b = *slot.bucket;
+    c.requests += b.requests;
+    c.client_errors += b.client_errors;
+    c.server_errors += b.server_errors;
+    c.auth_failures += b.auth_failures;
+    c.not_found += b.not_found;
+  }
+  return c;
+}
+
 WindowSummary KeyRollup::window(int64_t now_ms, int64_t duration_ms) const {
   duration_ms = std::clamp<int64_t>(duration_ms, 0, kMinuteSlots * kMinuteMs);
   const int64_t first = floor_div(now_ms - duration_ms, kMinuteMs);

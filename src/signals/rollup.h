@@ -66,6 +66,12 @@ class KeyRollup {
   // .. floor(now / 1 min) still held; start_ms/end_ms are the first bucket's start and the last
   // bucket's end.
   WindowSummary window(int64_t now_ms, int64_t duration_ms) const;
+  // Only the counters of window() (requests and error classes), without merging any sketch:
+  // cheap enough to call on every record.
+  struct Counts {
+    int64_t requests = 0, client_errors = 0, server_errors = 0, auth_failures = 0, not_found = 0;
+  };
+  Counts counts(int64_t now_ms, int64_t duration_ms) const;
   // Hourly points starting at or after since_ms (at most 7 days), oldest first. Periods with no
   // record and no anomaly score are omitted (no zero points).
   std::vector<PeriodPoint> hours(int64_t since_ms) const;
