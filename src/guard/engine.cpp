@@ -304,6 +304,7 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
     return graded(*a) > graded(*b);
   });
   std::map<std::string, std::string> decided;  // "scope:value" -> decision id made in this tx
+  std::vector<SuspiciousEvent> committed;
   for (const Detection* d : fresh) {
     SuspiciousEvent ev;
     ev.id = new_id("evt", clock_);
@@ -418,12 +419,16 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
                              {"sira-guard", "guard.detection", "suspicious_event", ev.id,
                               bj::serialize(details)}));
     ks.last_event[d->type] = now_event_ms;
+    committed.push_back(ev);
     ++report->detections;
     metrics_.counter("sira_guard_detections_total", "Suspicious events detected.",
                      {{"tenant", tenant_id}, {"type", ev.type}})
         .inc();
   }
-  return tx->commit();
+  SIRA_CHECK(tx->commit());
+  for (const auto& ev : committed)
+    for (DetectionSink* sink : sinks_) sink->on_detection(ev);
+  return {};
 }
 
 Result<std::vector<signals::PeriodPoint>> Engine::metrics(const std::string& tenant_id,

@@ -61,6 +61,15 @@ struct SuspiciousEvent {
   int64_t event_time_ms = 0;
 };
 
+// Where committed detections go next in the flow (the alerts pipeline subscribes here). Called
+// after the detection's transaction committed, on the ingesting thread, in detection order;
+// implementations must be quick and must not call back into the Engine.
+class DetectionSink {
+ public:
+  virtual ~DetectionSink() = default;
+  virtual void on_detection(const SuspiciousEvent& event) = 0;
+};
+
 struct StoredRecommendation {
   std::string id, tenant_id, key_id, type, priority, title, description, triggered_by;
   std::vector<std::string> action_steps;
@@ -93,6 +102,8 @@ class Engine {
   ~Engine();
   static std::vector<store::Migration> migrations();
   const GuardConfig& config() const { return config_; }
+  // Adds a subscriber to committed detections. Call before the first ingest().
+  void add_sink(DetectionSink* sink) { sinks_.push_back(sink); }
 
   // `first_line` numbers the lines of `data` in rejection reports (for chunked files).
   Result<IngestReport> ingest(const std::string& tenant_id, std::string_view data,
@@ -140,6 +151,7 @@ class Engine {
   Detector detector_;
   int64_t min_volume_ = 0;  // at or below this many requests in an hour no detector can fire
   Expression ban_expr_;
+  std::vector<DetectionSink*> sinks_;
   mutable std::mutex map_mu_;
   std::map<std::string, std::unique_ptr<TenantState>> tenants_;
 };
