@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <vector>
 
 namespace sira::guard {
 
@@ -84,25 +85,36 @@ std::string mask_cards(std::string_view in) {
       out += in[i++];
       continue;
     }
+    // Collect digits (spaces or dashes may separate groups), remembering where each ends, then
+    // take the longest 13-19 digit prefix that passes Luhn and is not glued to another digit:
+    // "4111 1111 1111 1111 12/26" masks the card and keeps the expiry.
     std::string digits;
-    size_t j = i, last_digit_end = i;
-    while (j < in.size() && digits.size() < 20) {
+    std::vector<size_t> ends;  // ends[k] = text position just after digit k
+    size_t j = i;
+    while (j < in.size() && digits.size() < 24) {
       char c = in[j];
       if (std::isdigit(static_cast<unsigned char>(c))) {
         digits += c;
-        last_digit_end = j + 1;
-      } else if ((c == ' ' || c == '-') && j + 1 < in.size() &&
-                 std::isdigit(static_cast<unsigned char>(in[j + 1]))) {
-      } else {
+        ends.push_back(j + 1);
+      } else if (!((c == ' ' || c == '-') && j + 1 < in.size() &&
+                   std::isdigit(static_cast<unsigned char>(in[j + 1])))) {
         break;
       }
       ++j;
     }
-    bool followed_by_digit = last_digit_end < in.size() &&
-                             std::isdigit(static_cast<unsigned char>(in[last_digit_end]));
-    if (digits.size() >= 13 && digits.size() <= 19 && !followed_by_digit && luhn(digits)) {
-      out += "[card:****" + digits.substr(digits.size() - 4) + "]";
-      i = last_digit_end;
+    size_t masked_end = 0, len = 0;
+    for (size_t n = std::min<size_t>(19, digits.size()); n >= 13; --n) {
+      size_t end = ends[n - 1];
+      bool glued = end < in.size() && std::isdigit(static_cast<unsigned char>(in[end]));
+      if (!glued && luhn(std::string_view(digits).substr(0, n))) {
+        masked_end = end;
+        len = n;
+        break;
+      }
+    }
+    if (len > 0) {
+      out += "[card:****" + digits.substr(len - 4, 4) + "]";
+      i = masked_end;
     } else {
       out += in[i++];
     }
@@ -136,7 +148,11 @@ std::string mask_tokens(std::string_view in) {
         continue;
       }
     }
-    bool at_word_start = i == 0 || !token_char(in[i - 1]);
+    // Tokens start after a separator: path and query punctuation count as separators.
+    auto word_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    };
+    bool at_word_start = i == 0 || !word_char(in[i - 1]);
     if (at_word_start && (in.substr(i, 3) == "eyJ" || in.substr(i, 5) == "sira_" ||
                           in.substr(i, 6) == "debug_" || in.substr(i, 3) == "sk_" ||
                           in.substr(i, 3) == "pk_")) {

@@ -64,6 +64,24 @@ bool IpRange::parse(std::string_view text) {
   return true;
 }
 
+std::string IpRange::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  bool v4 = true;
+  for (int i = 0; i < 10; ++i) v4 = v4 && bytes[i] == 0;
+  v4 = v4 && bytes[10] == 0xff && bytes[11] == 0xff && prefix >= 96;
+  std::string out;
+  if (v4) {
+    inet_ntop(AF_INET, bytes + 12, buf, sizeof buf);
+    out = buf;
+    if (prefix < 128) out += "/" + std::to_string(prefix - 96);
+  } else {
+    inet_ntop(AF_INET6, bytes, buf, sizeof buf);
+    out = buf;
+    if (prefix < 128) out += "/" + std::to_string(prefix);
+  }
+  return out;
+}
+
 bool IpRange::contains(const IpRange& a) const {
   for (int i = 0; i < 16; ++i) {
     int keep = std::clamp(prefix - i * 8, 0, 8);
@@ -260,6 +278,8 @@ Result<Decision> Decisions::add_in(store::Transaction& tx, const std::string& te
                   "value");
     if (in.scope == Scope::kRange && value.find('/') == std::string::npos)
       return fail(ErrorCode::kInvalidArgument, "a range decision takes CIDR notation", "value");
+    // One spelling per address or range ("2001:DB8::1" and "2001:db8::1" are the same target).
+    value = r.to_string();
   }
   bool allowed = in.scope == Scope::kKey ? allowlisted(tenant_id, value, {})
                                          : allowlisted(tenant_id, {}, value);
@@ -287,7 +307,22 @@ Result<Decision> Decisions::add_in(store::Transaction& tx, const std::string& te
   {
     std::shared_lock lock(mu_);
     if (const TenantState* t = find(tenant_id)) {
-      for (const auto& [id, old] : t->active) {
+      // Only the decisions on this very target, through the indexes.
+      std::vector<std::string> ids;
+      if (d.scope == Scope::kKey) {
+        if (auto it = t->by_key.find(d.value); it != t->by_key.end()) ids = it->second;
+      } else {
+        IpRange r;
+        r.parse(d.value);
+        if (auto it = t->by_ip.find(ip_key(r)); it != t->by_ip.end()) ids = it->second;
+        if (d.scope == Scope::kRange)
+          for (const auto& [range, id] : t->ranges)
+            if (ip_key(range) == ip_key(r)) ids.push_back(id);
+      }
+      for (const auto& id : ids) {
+        auto found = t->active.find(id);
+        if (found == t->active.end()) continue;
+        const Decision& old = found->second;
         if (old.scope != d.scope || old.value != d.value || !old.active(now)) continue;
         bool longer = !d.expires_at || (old.expires_at && *d.expires_at >= *old.expires_at);
         if (strength(d) >= strength(old) && longer) superseded.push_back(old);

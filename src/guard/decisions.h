@@ -30,6 +30,7 @@ struct IpRange {
   uint8_t bytes[16] = {};
   int prefix = 128;  // bits, over the 16-byte (IPv4-mapped) form
   bool parse(std::string_view text);  // "1.2.3.4", "10.0.0.0/8", "2001:db8::/32"
+  std::string to_string() const;      // canonical text: "1.2.3.4", "10.0.0.0/8", "2001:db8::/32"
   bool contains(const IpRange& addr) const;
 };
 
@@ -93,8 +94,9 @@ class Decisions {
   Status load();  // reads active decisions and allowlists into memory
 
   // Adds a decision in its own transaction (audited with `actor`). Allowlisted values are
-  // refused with kConflict. An existing active decision on the same scope/value is replaced
-  // when the new one is stronger or longer.
+  // refused with kConflict. IP and range values are stored in canonical form. An existing active
+  // decision on the same scope/value is replaced when the new one is at least as strong (ban >
+  // throttle) and lasts at least as long; otherwise the new one is refused with kConflict.
   Result<Decision> add(const std::string& tenant_id, const std::string& actor, const NewDecision& d);
   // Same, inside the caller's write transaction; memory follows the commit.
   Result<Decision> add_in(store::Transaction& tx, const std::string& tenant_id,
@@ -124,7 +126,7 @@ class Decisions {
   // created, and those deleted or expired, since the bouncer's previous pull.
   Result<StreamResult> stream(const Bouncer& b, bool startup);
 
-  // Marks expired decisions deleted (so streams report them) and drops them from memory.
+  // Drops expired decisions from memory (streams report expiries from the store by time).
   Status sweep_expired();
 
  private:

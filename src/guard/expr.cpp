@@ -63,21 +63,22 @@ class Parser {
     }
   }
   Result<NodeP> product() {
-    auto left = SIRA_TRY(power());
+    auto left = SIRA_TRY(unary());
     for (;;) {
-      if (eat('*')) left = make('*', left, SIRA_TRY(power()));
-      else if (eat('/')) left = make('/', left, SIRA_TRY(power()));
+      if (eat('*')) left = make('*', left, SIRA_TRY(unary()));
+      else if (eat('/')) left = make('/', left, SIRA_TRY(unary()));
       else return left;
     }
   }
-  Result<NodeP> power() {
-    auto base = SIRA_TRY(unary());
-    if (eat('^')) return make('^', base, SIRA_TRY(power()));  // right-associative
-    return base;
-  }
+  // Unary minus binds looser than ^, as in mathematics: -2^2 = -4.
   Result<NodeP> unary() {
     if (eat('-')) return make('u', SIRA_TRY(unary()));
-    return primary();
+    return power();
+  }
+  Result<NodeP> power() {
+    auto base = SIRA_TRY(primary());
+    if (eat('^')) return make('^', base, SIRA_TRY(unary()));  // right-associative
+    return base;
   }
   Result<NodeP> primary() {
     if (++depth_ > 64) return error("nested too deeply");
@@ -94,11 +95,14 @@ class Parser {
         ++pos_;
       auto n = std::make_shared<Expression::Node>();
       n->op = 'n';
+      std::string text(s_.substr(start, pos_ - start));
+      size_t used = 0;
       try {
-        n->number = std::stod(std::string(s_.substr(start, pos_ - start)));
+        n->number = std::stod(text, &used);
       } catch (...) {
-        return error("bad number");
+        used = 0;
       }
+      if (used != text.size()) return error("bad number \"" + text + "\"");
       --depth_;
       return NodeP(n);
     }

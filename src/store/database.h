@@ -55,8 +55,9 @@ class Transaction {
                       const std::function<bool(const Row&)>& fn) = 0;
   Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
   // Makes the changes durable: runs the before-commit hooks (any error rolls everything back
-  // and is returned), commits, then runs the after-commit hooks. Without commit(), destruction
-  // rolls back and runs the rollback hooks.
+  // and is returned), commits, then runs the after-commit hooks — still inside the write
+  // serialisation, so the next writer sees their effects. Without commit(), destruction rolls
+  // back and runs the rollback hooks.
   virtual Status commit() = 0;
   virtual bool is_write() const = 0;
 

@@ -182,8 +182,10 @@ class SqliteTransaction final : public Transaction {
       return st;
     }
     done_ = true;
-    release();
+    // Hooks run while the writer lock is still held: the next writer must see memory that
+    // already matches what this transaction committed.
     run_after_commit();
+    release();
     return {};
   }
 
@@ -199,8 +201,8 @@ class SqliteTransaction final : public Transaction {
     if (done_) return;
     done_ = true;
     (void)conn_->run("ROLLBACK");
-    release();
     run_rollback();
+    release();
   }
   void release();
 

@@ -382,10 +382,14 @@ TEST(Baseline, PreviousHoursWhenNoSameHour) {
   auto b = internal::compute_volume_baseline(h, kNow, 0);
   EXPECT_FALSE(b.volume_from_same_hour);
   EXPECT_NEAR(b.volume_5min, 1800 / 12.0, 1e-9);
-  // The key's partial first hour counts for the minutes it covered (10 minutes here).
+  // A key seen for only 10 minutes has no "usual" volume yet: no baseline.
   std::vector<PeriodPoint> partial = {point(hour - kHourMs, 200), point(hour, 500)};
-  auto p = internal::compute_volume_baseline(partial, kNow, hour - 10 * kMinuteMs);
-  EXPECT_NEAR(p.volume_5min, 100, 1e-9);
+  EXPECT_LE(internal::compute_volume_baseline(partial, kNow, hour - 10 * kMinuteMs).volume_5min, 0);
+  // With 70 minutes of history, the partial first hour counts for the minutes it covered.
+  std::vector<PeriodPoint> longer = {point(hour - 2 * kHourMs, 100), point(hour - kHourMs, 600),
+                                     point(hour, 500)};
+  auto p = internal::compute_volume_baseline(longer, kNow, hour - 70 * kMinuteMs);
+  EXPECT_NEAR(p.volume_5min, 700.0 / 70.0 * 5.0, 1e-9);
   // Nothing before the current hour: no baseline.
   EXPECT_LE(internal::compute_volume_baseline({point(hour, 500)}, kNow, hour).volume_5min, 0);
   EXPECT_LE(internal::compute_volume_baseline({}, kNow, 0).volume_5min, 0);
