@@ -16,10 +16,6 @@ constexpr const char* kSelectEntries =
 
 std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
 
-std::string hash_bytes(const Hash256& h) {
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 Hash256 to_hash(const std::string& bytes) {
   Hash256 h{};
   if (bytes.size() == h.size()) std::memcpy(h.data(), bytes.data(), h.size());

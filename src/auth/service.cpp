@@ -32,11 +32,6 @@ bj::array roles_json(const std::vector<Role>& roles) {
   return a;
 }
 
-std::string token_hash(std::string_view secret) {
-  Hash256 h = sha256(secret);
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 Result<std::optional<std::string>> decode_cursor(const PageRequest& page) {
   if (page.limit < 1 || page.limit > kMaxLimit)
     return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 500", "limit");
@@ -227,7 +222,7 @@ Result<Bootstrap> AuthService::bootstrap(const std::string& tenant_name) {
   SIRA_CHECK(tx->exec("INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, roles, "
                       "created_at, created_by) VALUES (?, ?, ?, ?, ?, 'admin', ?, 'cli')",
                       {b.admin_token.token.id, b.tenant.id, b.admin.id, b.admin_token.token.name,
-                       store::Blob{token_hash(b.admin_token.secret)}, now}));
+                       store::Blob{sha256_bytes(b.admin_token.secret)}, now}));
   Principal cli = Principal::local_admin(b.tenant.id, true);
   bj::object d{{"name", tenant_name}, {"system", true}};
   SIRA_CHECK(audit_.append(*tx, b.tenant.id, entry(cli, "tenant.create", "tenant", b.tenant.id, d)));
@@ -260,7 +255,7 @@ Result<Principal> AuthService::authenticate(std::string_view token) const {
       "t.disabled_at, u.roles, u.deleted_at FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id "
       "LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id "
       "WHERE k.token_hash = ?",
-      {store::Blob{token_hash(token)}}));
+      {store::Blob{sha256_bytes(token)}}));
   if (!row) return fail(ErrorCode::kUnauthorized, "invalid bearer token");
   if (!row->is_null(5)) return fail(ErrorCode::kUnauthorized, "token has been revoked");
   if (!row->is_null(4) && row->i64(4) <= clock_.now_ms())
@@ -351,7 +346,7 @@ Result<CreatedTenant> AuthService::create_tenant(const Principal& p, const std::
   SIRA_CHECK(tx->exec("INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, roles, "
                       "created_at, created_by) VALUES (?, ?, ?, ?, ?, 'admin', ?, ?)",
                       {c.admin_token.token.id, c.tenant.id, c.admin.id, c.admin_token.token.name,
-                       store::Blob{token_hash(c.admin_token.secret)}, now, p.actor()}));
+                       store::Blob{sha256_bytes(c.admin_token.secret)}, now, p.actor()}));
   // Recorded both in the creator's log and in the new tenant's own log.
   bj::object d{{"name", name}, {"admin_user_id", c.admin.id},
                {"admin_token_id", c.admin_token.token.id}, {"created_by_tenant", p.tenant_id}};
@@ -554,7 +549,7 @@ Result<CreatedToken> AuthService::create_token(const Principal& p, const NewToke
   SIRA_CHECK(tx->exec("INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, roles, "
                       "created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       {c.token.id, p.tenant_id, c.token.user_id, in.name,
-                       store::Blob{token_hash(c.secret)}, roles_to_csv(in.roles), now,
+                       store::Blob{sha256_bytes(c.secret)}, roles_to_csv(in.roles), now,
                        in.expires_at ? store::Value(*in.expires_at) : store::Value(nullptr),
                        p.actor()}));
   bj::object d{{"name", in.name}, {"roles", roles_json(in.roles)}, {"user_id", c.token.user_id}};

@@ -18,6 +18,12 @@ Hash256 sha256(std::string_view data) {
   return out;
 }
 
+std::string hash_bytes(const Hash256& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+std::string sha256_bytes(std::string_view data) { return hash_bytes(sha256(data)); }
+
 std::string random_bytes(size_t n) {
   std::string out(n, '\0');
   SIRA_RELEASE_ASSERT(RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),

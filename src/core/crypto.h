@@ -12,6 +12,9 @@ namespace sira {
 using Hash256 = std::array<uint8_t, 32>;
 
 Hash256 sha256(std::string_view data);
+// The 32 raw digest bytes as a string (for BLOB columns holding hashes of secrets).
+std::string sha256_bytes(std::string_view data);
+std::string hash_bytes(const Hash256& h);
 std::string random_bytes(size_t n);
 std::string hex_encode(std::string_view bytes);
 std::string hex_encode(const Hash256& h);

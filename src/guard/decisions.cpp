@@ -123,11 +123,6 @@ Decision decision_from(const store::Row& r) {
 
 int strength(const Decision& d) { return d.type == "ban" ? 2 : 1; }
 
-std::string key_hash(std::string_view secret) {
-  Hash256 h = sha256(secret);
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 bj::object decision_details(const Decision& d) {
   bj::object o{{"scope", scope_name(d.scope)}, {"value", d.value}, {"type", d.type},
                {"origin", d.origin}, {"scenario", d.scenario}, {"reason", d.reason}};
@@ -517,7 +512,7 @@ Result<std::pair<Bouncer, std::string>> Decisions::add_bouncer(const std::string
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
   SIRA_CHECK(tx->exec("INSERT INTO guard_bouncers (id, tenant_id, name, key_hash, created_at) "
                       "VALUES (?, ?, ?, ?, ?)",
-                      {b.id, tenant_id, name, store::Blob{key_hash(secret)}, b.created_at}));
+                      {b.id, tenant_id, name, store::Blob{sha256_bytes(secret)}, b.created_at}));
   SIRA_CHECK(audit_.append(*tx, tenant_id,
                            {actor, "bouncer.create", "bouncer", b.id,
                             bj::serialize(bj::object{{"name", name}})}));
@@ -532,7 +527,7 @@ Result<Bouncer> Decisions::authenticate_bouncer(std::string_view api_key) const 
   auto row = SIRA_TRY(tx->query_one(
       "SELECT id, tenant_id, name, created_at, last_pull_at FROM guard_bouncers WHERE key_hash = ? "
       "AND deleted_at IS NULL",
-      {store::Blob{key_hash(api_key)}}));
+      {store::Blob{sha256_bytes(api_key)}}));
   if (!row) return fail(ErrorCode::kUnauthorized, "invalid bouncer API key");
   return Bouncer{row->str(0), row->str(1), row->str(2), row->i64(3), row->opt_i64(4)};
 }

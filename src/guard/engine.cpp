@@ -89,11 +89,6 @@ bool service_problem(DetectionType t) {
   return t == DetectionType::kErrorBurst || t == DetectionType::kLatencyDegradation;
 }
 
-std::string token_hash(std::string_view token) {
-  Hash256 h = sha256(token);
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 }  // namespace
 
 struct Engine::TenantState {
@@ -646,7 +641,7 @@ Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
                       "window_end, token_hash, bundle, created_by, created_at, expires_at) VALUES "
                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       {out.pack_id, tenant_id, req.key_id, req.title, req.start_ms, req.end_ms,
-                       store::Blob{token_hash(out.access_token)}, bj::serialize(bundle), actor,
+                       store::Blob{sha256_bytes(out.access_token)}, bj::serialize(bundle), actor,
                        now, out.expires_at}));
   SIRA_CHECK(audit_.append(*tx, tenant_id,
                            {actor, "debug_pack.create", "debug_pack", out.pack_id,
@@ -666,7 +661,7 @@ Result<std::string> Engine::open_debug_pack(std::string_view access_token,
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
   auto row = SIRA_TRY(tx->query_one(
       "SELECT id, tenant_id, bundle, expires_at FROM guard_debug_packs WHERE token_hash = ?",
-      {store::Blob{token_hash(access_token)}}));
+      {store::Blob{sha256_bytes(access_token)}}));
   if (!row) return fail(ErrorCode::kNotFound, "no debug pack for this link");
   int64_t now = clock_.now_ms();
   bool expired = row->i64(3) <= now;
