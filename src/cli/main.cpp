@@ -126,7 +126,6 @@ int run_ingest(const std::string& data, const std::string& tenant, const std::st
   constexpr size_t kChunk = 8 << 20;
   std::string buf;
   buf.reserve(kChunk * 2);
-  std::vector<char> block(kChunk);
   int64_t line = 1, lines = 0, records = 0, rejected = 0, detections = 0, actions = 0;
   std::map<std::string, int64_t> reasons;
   std::vector<std::pair<int64_t, std::string>> first_rejects;
@@ -150,9 +149,12 @@ int run_ingest(const std::string& data, const std::string& tenant, const std::st
   };
   bool ok = true;
   for (;;) {
-    size_t n = std::fread(block.data(), 1, block.size(), in);
+    // Read straight behind the carried-over tail: no second copy of every byte.
+    size_t old = buf.size();
+    buf.resize(old + kChunk);
+    size_t n = std::fread(buf.data() + old, 1, kChunk, in);
+    buf.resize(old + n);
     if (n == 0) break;
-    buf.append(block.data(), n);
     size_t cut = buf.rfind('\n');
     if (cut == std::string::npos) continue;
     if (!(ok = feed(std::string_view(buf).substr(0, cut + 1)))) break;
