@@ -447,10 +447,12 @@ std::optional<Detection> detect_latency_degradation(const WindowSummary& last15,
 Evaluation Detector::evaluate(const signals::KeyRollup& key, int64_t now_ms) const {
   using namespace internal;
   Evaluation ev;
-  const WindowSummary hour = key.window(now_ms, kHourWindowMs);
   // Below every detector's minimum volume nothing can fire, and ratios over a handful of
-  // requests are noise: the features stay neutral (score 0).
-  if (hour.requests <= min_requests_for_any(t_)) return ev;
+  // requests are noise: the features stay neutral (score 0). Counters are cheap; sketches are
+  // merged only for the windows and parts some detector can use.
+  if (key.counts(now_ms, kHourWindowMs).requests <= min_requests_for_any(t_)) return ev;
+  const bool bot_possible = key.counts(now_ms, kHourWindowMs).requests > t_.bot_min_requests;
+  const WindowSummary hour = key.window(now_ms, kHourWindowMs, bot_possible);
 
   ev.features.error_rate = ratio(hour.errors, hour.requests);
   ev.features.ip_diversity = ratio(std::min(hour.unique_ips, hour.requests), hour.requests);
@@ -463,11 +465,14 @@ Evaluation Detector::evaluate(const signals::KeyRollup& key, int64_t now_ms) con
 
   // Shorter windows are subsets of the hour: skip those whose detectors cannot fire.
   std::optional<WindowSummary> last5, last10, last15;
-  if (hour.requests > std::min(t_.spike_min_requests, t_.error_burst_min_requests)) {
+  if (key.counts(now_ms, kSpikeWindowMs).requests >
+      std::min(t_.spike_min_requests, t_.error_burst_min_requests)) {
     last5 = key.window(now_ms, kSpikeWindowMs);
   }
-  if (hour.not_found > t_.scan_distinct_404_paths) last10 = key.window(now_ms, kScanWindowMs);
-  if (hour.requests > t_.latency_min_requests) last15 = key.window(now_ms, kLatencyWindowMs);
+  if (key.counts(now_ms, kScanWindowMs).not_found > t_.scan_distinct_404_paths)
+    last10 = key.window(now_ms, kScanWindowMs, false);
+  if (key.counts(now_ms, kLatencyWindowMs).requests > t_.latency_min_requests)
+    last15 = key.window(now_ms, kLatencyWindowMs);
 
   const bool spike_possible = last5 && last5->requests > t_.spike_min_requests;
   const bool latency_possible = last15 && last15->requests > t_.latency_min_requests &&

@@ -424,7 +424,7 @@ KeyRollup::Counts KeyRollup::counts(int64_t now_ms, int64_t duration_ms) const {
   return c;
 }
 
-WindowSummary KeyRollup::window(int64_t now_ms, int64_t duration_ms) const {
+WindowSummary KeyRollup::window(int64_t now_ms, int64_t duration_ms, bool with_latency) const {
   duration_ms = std::clamp<int64_t>(duration_ms, 0, kMinuteSlots * kMinuteMs);
   const int64_t first = floor_div(now_ms - duration_ms, kMinuteMs);
   const int64_t last = floor_div(now_ms, kMinuteMs);
@@ -454,7 +454,7 @@ WindowSummary KeyRollup::window(int64_t now_ms, int64_t duration_ms) const {
         w.statuses.insert(it, StatusCount{code, count});
       }
     });
-    latency.merge(b.latency);
+    if (with_latency) latency.merge(b.latency);
     b.merge_ips_into(&ips);
     if (b.paths_404) paths_404.merge(*b.paths_404);
     top.merge(b.top_ips);

@@ -65,7 +65,8 @@ class KeyRollup {
   // merges the minute buckets overlapping that range, i.e. minutes floor((now - duration) / 1 min)
   // .. floor(now / 1 min) still held; start_ms/end_ms are the first bucket's start and the last
   // bucket's end.
-  WindowSummary window(int64_t now_ms, int64_t duration_ms) const;
+  // With with_latency false the latency sketches are not merged and the percentiles stay 0.
+  WindowSummary window(int64_t now_ms, int64_t duration_ms, bool with_latency = true) const;
   // Only the counters of window() (requests and error classes), without merging any sketch:
   // cheap enough to call on every record.
   struct Counts {
