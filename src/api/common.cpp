@@ -11,16 +11,8 @@
 namespace sira::api {
 
 http::Response problem_from(const Error& e, const http::Request& req) {
-  std::string detail = e.detail;
-  auto r = http::problem(error_status(e.code), error_slug(e.code), error_title(e.code), detail,
-                         req.path);
+  auto r = http::problem(e, req.path);
   if (e.code == ErrorCode::kUnauthorized) r.set_header("WWW-Authenticate", "Bearer realm=\"sira\"");
-  if (!e.field.empty()) {
-    // Name the offending field for clients that want to highlight it.
-    auto v = bj::parse(r.body);
-    v.as_object()["field"] = e.field;
-    r.body = bj::serialize(v);
-  }
   return r;
 }
 

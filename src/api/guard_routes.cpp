@@ -8,12 +8,6 @@ namespace sira::api {
 
 namespace {
 
-bj::array strings(const std::vector<std::string>& v) {
-  bj::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
-}
-
 bj::value parse_or_empty(const std::string& text) {
   auto v = json::parse(text);
   return v ? std::move(*v) : bj::value(bj::object());
@@ -67,8 +61,8 @@ bj::object event_json(const guard::SuspiciousEvent& e) {
           {"window", bj::object{{"start", format_rfc3339_ms(e.window_start_ms)},
                                 {"end", format_rfc3339_ms(e.window_end_ms)}}},
           {"actionTaken", e.action_taken},
-          {"decisionIds", strings(e.decision_ids)},
-          {"recommendations", strings(e.recommendations)}};
+          {"decisionIds", json::string_array(e.decision_ids)},
+          {"recommendations", json::string_array(e.recommendations)}};
 }
 
 bj::object rec_json(const guard::StoredRecommendation& r) {
@@ -78,7 +72,7 @@ bj::object rec_json(const guard::StoredRecommendation& r) {
           {"priority", r.priority},
           {"title", r.title},
           {"description", r.description},
-          {"actionSteps", strings(r.action_steps)},
+          {"actionSteps", json::string_array(r.action_steps)},
           {"triggeredBy", r.triggered_by},
           {"eventId", r.event_id.empty() ? bj::value(nullptr) : bj::value(r.event_id)},
           {"status", r.status},

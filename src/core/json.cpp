@@ -134,4 +134,11 @@ Result<std::optional<std::vector<std::string>>> optional_string_array(const bj::
 
 std::string serialize(const bj::value& v) { return bj::serialize(v); }
 
+bj::array string_array(const std::vector<std::string>& items) {
+  bj::array a;
+  a.reserve(items.size());
+  for (const auto& s : items) a.emplace_back(s);
+  return a;
+}
+
 }  // namespace sira::json

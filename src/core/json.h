@@ -35,6 +35,7 @@ Result<std::optional<std::vector<std::string>>> optional_string_array(
     const bj::object& obj, std::string_view key, size_t max_items = 64);
 
 bool valid_utf8(std::string_view s);
+bj::array string_array(const std::vector<std::string>& items);
 std::string serialize(const bj::value& v);
 
 }  // namespace sira::json

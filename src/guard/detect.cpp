@@ -450,8 +450,9 @@ Evaluation Detector::evaluate(const signals::KeyRollup& key, int64_t now_ms) con
   // Below every detector's minimum volume nothing can fire, and ratios over a handful of
   // requests are noise: the features stay neutral (score 0). Counters are cheap; sketches are
   // merged only for the windows and parts some detector can use.
-  if (key.counts(now_ms, kHourWindowMs).requests <= min_requests_for_any(t_)) return ev;
-  const bool bot_possible = key.counts(now_ms, kHourWindowMs).requests > t_.bot_min_requests;
+  const int64_t hour_requests = key.counts(now_ms, kHourWindowMs).requests;
+  if (hour_requests <= min_requests_for_any(t_)) return ev;
+  const bool bot_possible = hour_requests > t_.bot_min_requests;
   const WindowSummary hour = key.window(now_ms, kHourWindowMs, bot_possible);
 
   ev.features.error_rate = ratio(hour.errors, hour.requests);

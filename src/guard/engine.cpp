@@ -20,12 +20,6 @@ namespace bj = boost::json;
 
 namespace {
 
-bj::array string_array(const std::vector<std::string>& v) {
-  bj::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
-}
-
 std::vector<std::string> parse_string_array(const std::string& text) {
   std::vector<std::string> out;
   auto v = json::parse(text);
@@ -382,8 +376,8 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
                         {ev.id, tenant_id, key_id, ev.type, ev.severity, ev.confidence,
                          ev.anomaly_score, ev.summary, ev.evidence_json, ev.features_json,
                          ev.thresholds_json, ev.window_start_ms, ev.window_end_ms, ev.action_taken,
-                         bj::serialize(string_array(ev.decision_ids)),
-                         bj::serialize(string_array(ev.recommendations)), now, now_event_ms}));
+                         bj::serialize(json::string_array(ev.decision_ids)),
+                         bj::serialize(json::string_array(ev.recommendations)), now, now_event_ms}));
     for (const auto& rec : recommendations_for(*d)) {
       auto existing = SIRA_TRY(tx->query_one(
           "SELECT id FROM guard_recommendations WHERE tenant_id = ? AND key_id = ? AND type = ? "
@@ -398,7 +392,7 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
                             {new_id("rec", clock_), tenant_id, key_id, rec.type, rec.priority,
                              rec.title, rec.description,
-                             bj::serialize(string_array(rec.action_steps)), rec.triggered_by, ev.id,
+                             bj::serialize(json::string_array(rec.action_steps)), rec.triggered_by, ev.id,
                              now, now}));
       }
     }
@@ -408,7 +402,7 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
                        {"confidence", ev.confidence},
                        {"anomaly_score", ev.anomaly_score},
                        {"action_taken", ev.action_taken},
-                       {"decision_ids", string_array(ev.decision_ids)},
+                       {"decision_ids", json::string_array(ev.decision_ids)},
                        {"summary", ev.summary}};
     SIRA_CHECK(audit_.append(*tx, tenant_id,
                              {"sira-guard", "guard.detection", "suspicious_event", ev.id,
@@ -494,7 +488,7 @@ Result<std::vector<StoredRecommendation>> Engine::recommendations(
                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'open', ?, ?)",
                               {new_id("rec", clock_), tenant_id, key_id, rec->type, rec->priority,
                                rec->title, rec->description,
-                               bj::serialize(string_array(rec->action_steps)), rec->triggered_by,
+                               bj::serialize(json::string_array(rec->action_steps)), rec->triggered_by,
                                now, now}));
           SIRA_CHECK(tx->commit());
         }

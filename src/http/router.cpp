@@ -149,8 +149,9 @@ Response Router::dispatch(Request& req) const {
                  raw_path(req));
 }
 
-Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail,
-                 std::string_view instance) {
+namespace {
+Response problem_with(int status, std::string_view slug, std::string_view title,
+                      std::string_view detail, std::string_view instance, std::string_view field) {
   boost::json::object body;
   std::string type = "https://sira.dev/problems/";
   type += slug;
@@ -159,16 +160,23 @@ Response problem(int status, std::string_view slug, std::string_view title, std:
   body["status"] = status;
   body["detail"] = detail;
   if (!instance.empty()) body["instance"] = instance;
+  if (!field.empty()) body["field"] = field;
   Response res;
   res.status = status;
   res.content_type = "application/problem+json";
   res.body = boost::json::serialize(body);
   return res;
 }
+}  // namespace
+
+Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail,
+                 std::string_view instance) {
+  return problem_with(status, slug, title, detail, instance, {});
+}
 
 Response problem(const Error& error, std::string_view instance) {
-  return problem(error_status(error.code), error_slug(error.code), error_title(error.code),
-                 error.detail, instance);
+  return problem_with(error_status(error.code), error_slug(error.code), error_title(error.code),
+                      error.detail, instance, error.field);
 }
 
 }  // namespace sira::http

@@ -35,7 +35,8 @@ class Router {
 // A problem+json (RFC 9457) response: type "https://sira.dev/problems/<slug>".
 Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail,
                  std::string_view instance = {});
-// The problem response of an Error: status, slug and title from error_status/slug/title().
+// The problem response of an Error: status, slug and title from error_status/slug/title(),
+// and a "field" member naming the offending field when the error has one.
 Response problem(const Error& error, std::string_view instance = {});
 
 }  // namespace sira::http
