@@ -112,6 +112,8 @@ guard::GuardConfig guard_config(const Config& c) {
   g.cooldown_seconds = c.guard.cooldown_seconds;
   g.recent_records = c.guard.recent_records;
   g.debug_pack_ttl_seconds = c.guard.debug_pack_ttl_seconds;
+  g.memory_budget_bytes = static_cast<size_t>(c.guard.memory_budget_mb) << 20;
+  g.metrics_retention_days = c.signals.metrics_retention_days;
   g.public_url = c.public_url;
   g.thresholds.brute_force_error_rate = c.guard.brute_force_error_rate;
   g.thresholds.brute_force_min_requests = c.guard.brute_force_min_requests;
@@ -129,11 +131,18 @@ Result<auth::Bootstrap> initialise(Context& ctx, const std::string& tenant_name)
 
 namespace {
 
+int64_t system_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Periodic work: audit re-verification and idempotency key expiry.
 class BackgroundLoop {
  public:
-  BackgroundLoop(Context& ctx, api::IdempotencyStore& idem, int64_t verify_interval_s)
-      : ctx_(ctx), idem_(idem), interval_(verify_interval_s) {
+  BackgroundLoop(Context& ctx, api::IdempotencyStore& idem, int64_t verify_interval_s,
+                 int64_t flush_interval_s)
+      : ctx_(ctx), idem_(idem), interval_(verify_interval_s), flush_interval_(flush_interval_s) {
     thread_ = std::thread([this] { run(); });
   }
   ~BackgroundLoop() {
@@ -150,12 +159,18 @@ class BackgroundLoop {
     using namespace std::chrono;
     auto next_verify = steady_clock::now() + seconds(interval_ > 0 ? interval_ : 3600);
     auto next_purge = steady_clock::now() + minutes(10);
+    auto next_flush = steady_clock::now() + seconds(flush_interval_);
     std::unique_lock lock(mu_);
     while (!stop_) {
-      cv_.wait_until(lock, std::min(next_verify, next_purge), [this] { return stop_; });
+      cv_.wait_until(lock, std::min({next_verify, next_purge, next_flush}), [this] { return stop_; });
       if (stop_) break;
       lock.unlock();
       auto now = steady_clock::now();
+      if (now >= next_flush) {
+        if (auto st = ctx_.guard->flush(); !st)
+          log_warn("guard rollup flush failed", {{"error", st.error().detail}});
+        next_flush = now + seconds(flush_interval_);
+      }
       if (interval_ > 0 && now >= next_verify) {
         auto tenants = auth::AuthService::tenant_ids(*ctx_.db);
         auto reps = tenants ? ctx_.audit->reverify_all(*tenants)
@@ -170,6 +185,8 @@ class BackgroundLoop {
         (void)ctx_.decisions->sweep_expired();
         if (auto st = idem_.purge_expired(); !st)
           log_warn("idempotency purge failed", {{"error", st.error().detail}});
+        if (auto n = ctx_.guard->purge(system_clock_ms()); !n)
+          log_warn("guard retention purge failed", {{"error", n.error().detail}});
         next_purge = now + minutes(10);
       }
       lock.lock();
@@ -179,6 +196,7 @@ class BackgroundLoop {
   Context& ctx_;
   api::IdempotencyStore& idem_;
   int64_t interval_;
+  int64_t flush_interval_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -282,11 +300,15 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
     log_info("shutting down: draining in-flight requests");
   });
   {
-    BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds);
+    BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds,
+                        config.guard.flush_interval_seconds);
     log_info("sira listening", {{"address", *bound}, {"data", config.data_dir}});
     on_listening(*bound);
     server.run();
   }
+  // Rollups changed since the last periodic flush.
+  if (auto st = ctx.guard->flush(); !st)
+    log_error("guard rollup flush at shutdown failed", {{"error", st.error().detail}});
   log_info("sira stopped");
   return 0;
 }

@@ -24,6 +24,7 @@ struct KeySpec {
   std::string key;
   // Applies a textual value; returns an error message ("" = ok).
   std::function<std::string(Config&, const std::string&)> apply;
+  std::string alias_env = {};  // a second environment name the seeds use
 };
 
 
@@ -157,6 +158,34 @@ const std::vector<KeySpec>& specs() {
       {"guard.ip_rotation_min_unique",
        integer([](Config& c) -> int64_t& { return c.guard.ip_rotation_min_unique; }, 1, 1LL << 40)},
       {"guard.spike_ratio", real([](Config& c) -> double& { return c.guard.spike_ratio; }, 1, 1e6)},
+      {"guard.memory_budget_mb",
+       integer([](Config& c) -> int64_t& { return c.guard.memory_budget_mb; }, 1, 1 << 20)},
+      {"guard.flush_interval_seconds",
+       integer([](Config& c) -> int64_t& { return c.guard.flush_interval_seconds; }, 1, 3600)},
+      {"signals.metrics_retention_days",
+       integer([](Config& c) -> int64_t& { return c.signals.metrics_retention_days; }, 1, 3650),
+       "METRICS_RETENTION_DAYS"},
+      {"signals.traces_retention_days",
+       integer([](Config& c) -> int64_t& { return c.signals.traces_retention_days; }, 1, 3650),
+       "TRACES_RETENTION_DAYS"},
+      {"signals.nginx_key",
+       [](Config& c, const std::string& v) -> std::string {
+         if (v != "field" && v != "remote_user" && !(v.starts_with("query:") && v.size() > 6))
+           return "must be field, remote_user or query:NAME, got \"" + v + "\"";
+         c.signals.nginx_key = v;
+         return "";
+       }},
+      {"signals.envoy_key", text([](Config& c) -> std::string& { return c.signals.envoy_key; }, {})},
+      {"kafka.brokers", text([](Config& c) -> std::string& { return c.kafka.brokers; }, {})},
+      {"kafka.topic", text([](Config& c) -> std::string& { return c.kafka.topic; }, {})},
+      {"kafka.group", text([](Config& c) -> std::string& { return c.kafka.group; }, {})},
+      {"kafka.tenant", text([](Config& c) -> std::string& { return c.kafka.tenant; }, {})},
+      {"kafka.format",
+       text([](Config& c) -> std::string& { return c.kafka.format; }, {"ndjson", "nginx", "envoy"})},
+      {"kafka.batch_max_messages",
+       integer([](Config& c) -> int64_t& { return c.kafka.batch_max_messages; }, 1, 1000000)},
+      {"kafka.batch_max_ms",
+       integer([](Config& c) -> int64_t& { return c.kafka.batch_max_ms; }, 1, 60000)},
   };
   return kSpecs;
 }
@@ -237,6 +266,11 @@ Result<Config> load_config(const std::string& yaml_path,
     }
   }
   for (const auto& s : specs()) {
+    if (!s.alias_env.empty()) {
+      auto alias = env.find(s.alias_env);
+      if (alias != env.end())
+        SIRA_CHECK(apply(c, s.key, alias->second, "environment " + alias->first));
+    }
     auto it = env.find(env_name(s.key));
     if (it != env.end()) SIRA_CHECK(apply(c, s.key, it->second, "environment " + it->first));
   }

@@ -55,7 +55,29 @@ struct Config {
     double ip_rotation_per_100 = 10;
     int64_t ip_rotation_min_unique = 20;
     double spike_ratio = 5;
+    // Rollup state (every key's rings and sketches) may use at most this much memory; past it
+    // the least recently seen keys are written to the store and dropped from memory.
+    int64_t memory_budget_mb = 1024;
+    int64_t flush_interval_seconds = 10;  // dirty rollups are written to the store this often
   } guard;
+  struct Signals {
+    int64_t metrics_retention_days = 90;  // also METRICS_RETENTION_DAYS (seed 002)
+    int64_t traces_retention_days = 7;    // also TRACES_RETENTION_DAYS (seed 002)
+    // Where the API key is in an nginx line: "field" (the quoted field after $request_time),
+    // "remote_user" ($remote_user), or "query:NAME" (query parameter NAME of the request).
+    std::string nginx_key = "field";
+    // JSON field of an Envoy access-log line that holds the API key ("query:NAME" also works).
+    std::string envoy_key = "api_key";
+  } signals;
+  struct Kafka {
+    std::string brokers;  // empty: no Kafka consumer
+    std::string topic = "sira.requests";
+    std::string group = "sira";
+    std::string tenant;   // tenant the records belong to (required when brokers is set)
+    std::string format = "ndjson";  // ndjson | nginx | envoy: one record per message
+    int64_t batch_max_messages = 10000;
+    int64_t batch_max_ms = 200;
+  } kafka;
 };
 
 // Names of every key accepted in sira.yaml / SIRA_* (dotted form).

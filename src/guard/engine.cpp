@@ -87,7 +87,9 @@ bool service_problem(DetectionType t) {
 
 struct Engine::TenantState {
   struct KeyState {
-    signals::KeyRollup* rollup = nullptr;  // node-stable pointer into `rollups`
+    signals::KeyRollup rollup;
+    uint64_t touched = 0;   // ingest sequence of the last record (least recently seen evict first)
+    bool dirty = false;     // changed since its snapshot was last written
     int64_t pending = 0;
     int64_t threshold = 0;  // pending records that make the key due
     int64_t last_hour = 0;  // requests in the hour before the last evaluation
@@ -97,9 +99,15 @@ struct Engine::TenantState {
     std::map<DetectionType, int64_t> last_event;  // event time of the last event per type
   };
   std::mutex mu;
-  signals::Rollups rollups;
   // Keys are short: the flat map keeps them inline, one cache miss per record at most.
   absl::flat_hash_map<std::string, KeyState> keys;
+  uint64_t sequence = 0;        // records ingested, for least-recently-seen order
+  bool loaded = false;          // snapshots of the store read into memory
+  // Keys whose snapshot is in the store but not in memory (evicted, or not loaded for lack of
+  // room): a fixed-size Bloom filter, so a flood of new keys costs no store lookup.
+  std::vector<uint64_t> stored_bloom;
+  int64_t evicted = 0;
+  size_t memory_estimate = 0;   // last measured rollup memory
   // The last records as their raw lines (one copy per record; parsed again only when a debug
   // pack is built).
   struct RawLine {
@@ -155,7 +163,19 @@ std::vector<store::Migration> Engine::migrations() {
            " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, title TEXT NOT NULL,"
            " window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, token_hash BLOB NOT NULL UNIQUE,"
            " bundle TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
-           " expires_at INTEGER NOT NULL, accesses INTEGER NOT NULL DEFAULT 0);"}};
+           " expires_at INTEGER NOT NULL, accesses INTEGER NOT NULL DEFAULT 0);"},
+          {"guard", 2, "persisted rollups and daily metrics",
+           "CREATE TABLE guard_rollups ("
+           " tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, state BLOB NOT NULL,"
+           " last_seen INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+           " PRIMARY KEY (tenant_id, key_id));"
+           "CREATE INDEX guard_rollups_seen ON guard_rollups (tenant_id, last_seen);"
+           "CREATE TABLE guard_metrics_daily ("
+           " tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, day_start INTEGER NOT NULL,"
+           " requests INTEGER NOT NULL, errors INTEGER NOT NULL, latency_avg REAL NOT NULL,"
+           " p50 REAL NOT NULL, p95 REAL NOT NULL, p99 REAL NOT NULL, anomaly_score REAL NOT NULL,"
+           " PRIMARY KEY (tenant_id, key_id, day_start));"
+           "CREATE INDEX guard_metrics_daily_day ON guard_metrics_daily (day_start);"}};
 }
 
 Engine::TenantState& Engine::tenant(const std::string& tenant_id) {
@@ -171,8 +191,10 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
   IngestReport report;
   TenantState& t = tenant(tenant_id);
   std::lock_guard lock(t.mu);
+  SIRA_CHECK(load(tenant_id, t));
   auto parser = signals::make_parser(format);
   std::vector<std::string> due;
+  Status load_error;
   std::vector<std::pair<std::string, int64_t>> new_keys;
   size_t ring = static_cast<size_t>(std::max<int64_t>(0, config_.recent_records));
   if (t.recent.size() != ring && !t.recent_full) t.recent.resize(ring);
@@ -192,14 +214,28 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
         }
         auto it = t.keys.find(absl::string_view(r.key_id.data(), r.key_id.size()));
         if (it == t.keys.end()) {
+          std::optional<signals::KeyRollup> stored;
+          if (may_be_stored(t, r.key_id)) {
+            auto got = read_snapshot(tenant_id, r.key_id);
+            if (!got) {
+              if (load_error) load_error = std::unexpected(got.error());
+            } else {
+              stored = std::move(*got);
+            }
+          }
           it = t.keys.try_emplace(std::string(r.key_id)).first;
-          it->second.rollup = &t.rollups.key(r.key_id);
+          if (stored) {
+            it->second.rollup = std::move(*stored);
+          } else {
+            new_keys.emplace_back(it->first, r.ts_ms);
+          }
           it->second.last_eval_ts = r.ts_ms;
           it->second.threshold = config_.evaluate_every;
-          new_keys.emplace_back(it->first, r.ts_ms);
         }
         auto& ks = it->second;
-        ks.rollup->add(r);
+        ks.rollup.add(r);
+        ks.touched = ++t.sequence;
+        ks.dirty = true;
         ++ks.pending;
         ks.last_ts = std::max(ks.last_ts, r.ts_ms);
         // Due after enough new records, or, for a key that was busy, after a minute of event time.
@@ -209,6 +245,7 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
           ks.due = true;
           due.push_back(it->first);
         }
+        if ((t.sequence & kMemoryCheckMask) == 0) evict_over_budget(tenant_id, t, &load_error);
         if (ring > 0) {
           TenantState::RawLine& slot = t.recent[t.recent_next];
           slot.format = format;
@@ -223,6 +260,7 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
         if (report.rejects.size() < 100) report.rejects.emplace_back(line, std::string(reason));
       },
       &report.stats);
+  SIRA_CHECK(load_error);
   if (future > 0) {
     report.stats.records -= future;
     report.stats.rejected += future;
@@ -246,21 +284,214 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
   }
 
   for (const auto& key_id : due) {
-    auto& ks = t.keys.find(key_id)->second;
+    auto found = t.keys.find(key_id);
+    if (found == t.keys.end()) continue;
+    auto& ks = found->second;
     ks.due = false;
     ks.pending = 0;
     ks.last_eval_ts = ks.last_ts;
     // No detector can fire on a key this quiet: skip the sketch merges of a full evaluation.
-    int64_t hour = ks.rollup->counts(ks.last_ts, 3600 * 1000).requests;
+    int64_t hour = ks.rollup.counts(ks.last_ts, 3600 * 1000).requests;
     ks.last_hour = hour;
     // Busy keys are re-evaluated after ~6 % more traffic rather than every few records.
     ks.threshold = std::max<int64_t>(config_.evaluate_every, hour / 16);
     if (hour <= min_volume_) continue;
-    Evaluation eval = detector_.evaluate(*ks.rollup, ks.last_ts);
-    ks.rollup->note_anomaly_score(ks.last_ts, eval.anomaly_score);
+    Evaluation eval = detector_.evaluate(ks.rollup, ks.last_ts);
+    ks.rollup.note_anomaly_score(ks.last_ts, eval.anomaly_score);
     if (!eval.detections.empty()) SIRA_CHECK(act(tenant_id, t, key_id, eval, ks.last_ts, actor, &report));
   }
+  Status evicted;
+  evict_over_budget(tenant_id, t, &evicted);
+  SIRA_CHECK(evicted);
   return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rollup snapshots: memory budget, eviction, flush, reload.
+
+namespace {
+
+constexpr size_t kBloomBits = size_t{1} << 23;  // 1 MiB: ~1 % false positives at 800k keys
+
+void bloom_positions(std::string_view key, size_t out[3]) {
+  const uint64_t h = signals::hash64(key);
+  const uint64_t h2 = (h >> 32) | (h << 32);
+  for (size_t i = 0; i < 3; ++i) out[i] = static_cast<size_t>((h + i * h2) % kBloomBits);
+}
+
+// Per-entry cost of the key map beyond the rollup itself.
+size_t entry_overhead(const std::string& key) {
+  return 96 + (key.capacity() > 15 ? key.capacity() + 1 : 0);
+}
+
+}  // namespace
+
+bool Engine::may_be_stored(const TenantState& t, std::string_view key) const {
+  if (t.stored_bloom.empty()) return false;
+  size_t pos[3];
+  bloom_positions(key, pos);
+  for (size_t p : pos)
+    if (!(t.stored_bloom[p / 64] >> (p % 64) & 1)) return false;
+  return true;
+}
+
+void Engine::remember_stored(TenantState& t, std::string_view key) {
+  if (t.stored_bloom.empty()) t.stored_bloom.assign(kBloomBits / 64, 0);
+  size_t pos[3];
+  bloom_positions(key, pos);
+  for (size_t p : pos) t.stored_bloom[p / 64] |= uint64_t{1} << (p % 64);
+}
+
+Result<std::optional<signals::KeyRollup>> Engine::read_snapshot(const std::string& tenant_id,
+                                                                std::string_view key_id) {
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  auto row = SIRA_TRY(tx->query_one(
+      "SELECT state FROM guard_rollups WHERE tenant_id = ? AND key_id = ?",
+      {tenant_id, std::string(key_id)}));
+  if (!row) return std::optional<signals::KeyRollup>();
+  auto rollup = signals::KeyRollup::decode(row->str(0));
+  if (!rollup) {
+    log_warn("guard: unreadable rollup snapshot ignored",
+             {{"tenant", tenant_id}, {"key", std::string(key_id)}});
+    return std::optional<signals::KeyRollup>();
+  }
+  return rollup;
+}
+
+Status Engine::load(const std::string& tenant_id, TenantState& t) {
+  if (t.loaded) return {};
+  t.loaded = true;
+  // Most recently seen first, until 3/4 of the budget; the rest stay in the store until their
+  // key shows up again.
+  const size_t room = config_.memory_budget_bytes / 4 * 3;
+  size_t used = 0;
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  int64_t unreadable = 0;
+  SIRA_CHECK(tx->each(
+      "SELECT key_id, state FROM guard_rollups WHERE tenant_id = ? ORDER BY last_seen DESC",
+      {tenant_id}, [&](const store::Row& row) {
+        const std::string& key = row.str(0);
+        if (used >= room) {
+          remember_stored(t, key);
+          return true;
+        }
+        auto rollup = signals::KeyRollup::decode(row.str(1));
+        if (!rollup) {
+          ++unreadable;
+          return true;
+        }
+        auto& ks = t.keys[key];
+        ks.rollup = std::move(*rollup);
+        ks.last_ts = ks.rollup.last_seen_ms();
+        ks.last_eval_ts = ks.last_ts;
+        ks.threshold = config_.evaluate_every;
+        used += ks.rollup.memory_bytes() + entry_overhead(key);
+        return true;
+      }));
+  if (unreadable > 0)
+    log_warn("guard: unreadable rollup snapshots ignored",
+             {{"tenant", tenant_id}, {"count", std::to_string(unreadable)}});
+  t.memory_estimate = used;
+  return {};
+}
+
+Status Engine::write_snapshots(const std::string& tenant_id, TenantState& t,
+                               const std::vector<std::string>& key_ids) {
+  if (key_ids.empty()) return {};
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  const int64_t now = clock_.now_ms();
+  for (const auto& key : key_ids) {
+    auto it = t.keys.find(key);
+    if (it == t.keys.end()) continue;
+    const signals::KeyRollup& r = it->second.rollup;
+    SIRA_CHECK(tx->exec(
+        "INSERT INTO guard_rollups (tenant_id, key_id, state, last_seen, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, key_id) DO UPDATE SET "
+        "state = excluded.state, last_seen = excluded.last_seen, updated_at = excluded.updated_at",
+        {tenant_id, key, store::Blob{r.encode()}, r.last_seen_ms(), now}));
+    // Daily points outlive the 30-day ring (signals.metrics_retention_days): the current and the
+    // previous day are the only ones still changing.
+    for (const auto& p : r.days(r.last_seen_ms() - 2 * 86400 * 1000LL)) {
+      SIRA_CHECK(tx->exec(
+          "INSERT INTO guard_metrics_daily (tenant_id, key_id, day_start, requests, errors, "
+          "latency_avg, p50, p95, p99, anomaly_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (tenant_id, key_id, day_start) DO UPDATE SET requests = excluded.requests, "
+          "errors = excluded.errors, latency_avg = excluded.latency_avg, p50 = excluded.p50, "
+          "p95 = excluded.p95, p99 = excluded.p99, anomaly_score = excluded.anomaly_score",
+          {tenant_id, key, p.start_ms, p.requests, p.errors, p.latency_avg_ms, p.p50_ms, p.p95_ms,
+           p.p99_ms, p.max_anomaly_score}));
+    }
+  }
+  SIRA_CHECK(tx->commit());
+  for (const auto& key : key_ids) {
+    auto it = t.keys.find(key);
+    if (it != t.keys.end()) it->second.dirty = false;
+  }
+  return {};
+}
+
+void Engine::evict_over_budget(const std::string& tenant_id, TenantState& t, Status* error) {
+  size_t total = 0;
+  for (const auto& [key, ks] : t.keys) total += ks.rollup.memory_bytes() + entry_overhead(key);
+  t.memory_estimate = total;
+  if (total <= config_.memory_budget_bytes) return;
+  // Least recently seen first, down to 3/4 of the budget; keys waiting for evaluation stay.
+  std::vector<std::pair<uint64_t, const std::string*>> order;
+  order.reserve(t.keys.size());
+  for (const auto& [key, ks] : t.keys)
+    if (!ks.due) order.emplace_back(ks.touched, &key);
+  std::sort(order.begin(), order.end());
+  const size_t target = config_.memory_budget_bytes / 4 * 3;
+  std::vector<std::string> victims, dirty;
+  for (const auto& [touched, key] : order) {
+    if (total <= target) break;
+    const auto& ks = t.keys.find(*key)->second;
+    total -= std::min(total, ks.rollup.memory_bytes() + entry_overhead(*key));
+    victims.push_back(*key);
+    if (ks.dirty) dirty.push_back(*key);
+  }
+  Status st = write_snapshots(tenant_id, t, dirty);
+  if (!st) {
+    // Nothing is dropped that is not in the store.
+    if (error && *error) *error = st;
+    return;
+  }
+  for (const auto& key : victims) {
+    remember_stored(t, key);
+    t.keys.erase(key);
+  }
+  t.evicted += static_cast<int64_t>(victims.size());
+  t.memory_estimate = total;
+  metrics_.counter("sira_guard_rollups_evicted_total",
+                   "Key rollups written to the store and dropped from memory (memory budget).",
+                   {{"tenant", tenant_id}})
+      .inc(static_cast<double>(victims.size()));
+}
+
+Status Engine::flush() {
+  std::vector<std::pair<std::string, TenantState*>> all;
+  {
+    std::lock_guard lock(map_mu_);
+    for (auto& [id, t] : tenants_) all.emplace_back(id, t.get());
+  }
+  for (auto& [id, t] : all) {
+    std::lock_guard lock(t->mu);
+    std::vector<std::string> dirty;
+    for (const auto& [key, ks] : t->keys)
+      if (ks.dirty) dirty.push_back(key);
+    SIRA_CHECK(write_snapshots(id, *t, dirty));
+  }
+  return {};
+}
+
+Result<int64_t> Engine::purge(int64_t now_ms) {
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  const int64_t metrics_cutoff = now_ms - config_.metrics_retention_days * 86400 * 1000LL;
+  int64_t n = SIRA_TRY(tx->exec("DELETE FROM guard_metrics_daily WHERE day_start < ?",
+                                {metrics_cutoff}));
+  n += SIRA_TRY(tx->exec("DELETE FROM guard_rollups WHERE last_seen < ?", {metrics_cutoff}));
+  SIRA_CHECK(tx->commit());
+  return n;
 }
 
 Status Engine::act(const std::string& tenant_id, TenantState& t, const std::string& key_id,
@@ -339,7 +570,7 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
         // A ban driven mostly from one address also bans that address for gateways that
         // enforce IPs (CrowdSec bouncers).
         std::string top_ip;
-        if (const signals::KeyRollup* key = t.rollups.find(key_id)) {
+        if (const signals::KeyRollup* key = find_rollup(tenant_id, t, key_id)) {
           auto w = key->window(now_event_ms, 3600 * 1000);
           if (!w.top_ips.empty() && w.requests > 0 && w.top_ips[0].second * 2 >= w.requests)
             top_ip = w.top_ips[0].first;
@@ -425,21 +656,49 @@ Result<std::vector<signals::PeriodPoint>> Engine::metrics(const std::string& ten
                                                           const std::string& period) {
   TenantState& t = tenant(tenant_id);
   std::lock_guard lock(t.mu);
-  const signals::KeyRollup* key = t.rollups.find(key_id);
+  if (period != "1h" && period != "24h" && period != "7d" && period != "30d" && period != "90d")
+    return fail(ErrorCode::kInvalidArgument, "period must be 1h, 24h, 7d, 30d or 90d", "period");
+  SIRA_CHECK(load(tenant_id, t));
+  const signals::KeyRollup* key = find_rollup(tenant_id, t, key_id);
   if (!key) return fail(ErrorCode::kNotFound, "no traffic seen for key " + key_id);
   int64_t now = key->last_seen_ms();
   if (period == "1h") return key->minutes(now - 3600 * 1000);
   if (period == "24h") return key->hours(now - 24 * 3600 * 1000);
   if (period == "7d") return key->hours(now - 7 * 24 * 3600 * 1000LL);
   if (period == "30d") return key->days(now - 30 * 24 * 3600 * 1000LL);
-  return fail(ErrorCode::kInvalidArgument, "period must be 1h, 24h, 7d or 30d", "period");
+  // 90d: stored daily points, then the days still in memory (which are newer or fresher).
+  std::vector<signals::PeriodPoint> mem = key->days(now - 30 * 24 * 3600 * 1000LL);
+  const int64_t since = now - std::min<int64_t>(90, config_.metrics_retention_days) * 86400 * 1000LL;
+  const int64_t mem_start = mem.empty() ? INT64_MAX : mem.front().start_ms;
+  std::vector<signals::PeriodPoint> out;
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query(
+      "SELECT day_start, requests, errors, latency_avg, p50, p95, p99, anomaly_score "
+      "FROM guard_metrics_daily WHERE tenant_id = ? AND key_id = ? AND day_start >= ? "
+      "AND day_start < ? ORDER BY day_start",
+      {tenant_id, key_id, since, mem_start}));
+  for (const auto& r : rows) {
+    signals::PeriodPoint p;
+    p.start_ms = r.i64(0);
+    p.requests = r.i64(1);
+    p.errors = r.i64(2);
+    p.latency_avg_ms = r.f64(3);
+    p.p50_ms = r.f64(4);
+    p.p95_ms = r.f64(5);
+    p.p99_ms = r.f64(6);
+    p.max_anomaly_score = r.f64(7);
+    out.push_back(p);
+  }
+  out.insert(out.end(), mem.begin(), mem.end());
+  return out;
 }
 
 Result<std::optional<signals::WindowSummary>> Engine::summary(const std::string& tenant_id,
                                                               const std::string& key_id) {
   TenantState& t = tenant(tenant_id);
   std::lock_guard lock(t.mu);
-  const signals::KeyRollup* key = t.rollups.find(key_id);
+  SIRA_CHECK(load(tenant_id, t));
+  const signals::KeyRollup* key = find_rollup(tenant_id, t, key_id);
   if (!key) return std::optional<signals::WindowSummary>();
   return std::optional<signals::WindowSummary>(key->window(key->last_seen_ms(), 3600 * 1000));
 }
@@ -597,7 +856,7 @@ Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
                                     {"httpStatus", r.status}});
     }
     if (req.include_metrics)
-      if (const signals::KeyRollup* key = t.rollups.find(req.key_id)) {
+      if (const signals::KeyRollup* key = find_rollup(tenant_id, t, req.key_id)) {
         auto points = req.end_ms - req.start_ms <= 3600 * 1000 ? key->minutes(req.start_ms)
                                                                 : key->hours(req.start_ms);
         for (const auto& p : points) {
@@ -673,12 +932,27 @@ Result<std::string> Engine::open_debug_pack(std::string_view access_token,
   return row->str(2);
 }
 
+const signals::KeyRollup* Engine::find_rollup(const std::string& tenant_id, TenantState& t,
+                                              std::string_view key_id) {
+  auto it = t.keys.find(absl::string_view(key_id.data(), key_id.size()));
+  if (it != t.keys.end()) return &it->second.rollup;
+  if (!may_be_stored(t, key_id)) return nullptr;
+  auto stored = read_snapshot(tenant_id, key_id);
+  if (!stored || !*stored) return nullptr;
+  auto& ks = t.keys[std::string(key_id)];
+  ks.rollup = std::move(**stored);
+  ks.last_ts = ks.last_eval_ts = ks.rollup.last_seen_ms();
+  ks.threshold = config_.evaluate_every;
+  ks.touched = ++t.sequence;
+  return &ks.rollup;
+}
+
 size_t Engine::tracked_keys() const {
   std::lock_guard lock(map_mu_);
   size_t n = 0;
   for (const auto& [id, t] : tenants_) {
     std::lock_guard tl(t->mu);
-    n += t->rollups.size();
+    n += t->keys.size();
   }
   return n;
 }
@@ -688,7 +962,9 @@ size_t Engine::memory_bytes() const {
   size_t n = 0;
   for (const auto& [id, t] : tenants_) {
     std::lock_guard tl(t->mu);
-    n += t->rollups.memory_bytes();
+    size_t total = 0;
+    for (const auto& [key, ks] : t->keys) total += ks.rollup.memory_bytes() + entry_overhead(key);
+    n += total;
   }
   return n;
 }

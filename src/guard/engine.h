@@ -45,6 +45,10 @@ struct GuardConfig {
   int64_t evaluate_every = 32;     // evaluate a key after this many new records (or a minute)
   int64_t recent_records = 100000; // per tenant, kept for debug packs
   int64_t debug_pack_ttl_seconds = 7 * 86400;
+  // Rollups of a tenant may use this much memory; past it the least recently seen keys are
+  // written to the store and dropped from memory (they come back when their key does).
+  size_t memory_budget_bytes = size_t{1024} << 20;
+  int64_t metrics_retention_days = 90;  // daily points and idle keys' snapshots
   std::string public_url = "http://127.0.0.1:8080";
 };
 
@@ -132,12 +136,30 @@ class Engine {
   // The anonymised bundle for a share token; kGone when expired, kNotFound when unknown.
   Result<std::string> open_debug_pack(std::string_view access_token, const std::string& remote);
 
-  size_t tracked_keys() const;
-  size_t memory_bytes() const;
+  // Writes every changed key's rollup snapshot (and its current daily points) to the store. The
+  // server calls it every guard.flush_interval_seconds and at shutdown; `sira ingest` at the end.
+  Status flush();
+  // Deletes daily points and idle keys' snapshots older than the retention; returns rows deleted.
+  Result<int64_t> purge(int64_t now_ms);
+
+  size_t tracked_keys() const;   // keys in memory
+  size_t memory_bytes() const;   // rollup memory of the keys in memory
 
  private:
   struct TenantState;
   TenantState& tenant(const std::string& tenant_id);
+  Status load(const std::string& tenant_id, TenantState& t);
+  bool may_be_stored(const TenantState& t, std::string_view key) const;
+  void remember_stored(TenantState& t, std::string_view key);
+  Result<std::optional<signals::KeyRollup>> read_snapshot(const std::string& tenant_id,
+                                                         std::string_view key_id);
+  const signals::KeyRollup* find_rollup(const std::string& tenant_id, TenantState& t,
+                                        std::string_view key_id);
+  Status write_snapshots(const std::string& tenant_id, TenantState& t,
+                         const std::vector<std::string>& key_ids);
+  void evict_over_budget(const std::string& tenant_id, TenantState& t, Status* error);
+  static constexpr uint64_t kMemoryCheckMask = (uint64_t{1} << 19) - 1;
+
   Status act(const std::string& tenant_id, TenantState& t, const std::string& key_id,
              const Evaluation& eval, int64_t now_event_ms, const std::string& actor,
              IngestReport* report);

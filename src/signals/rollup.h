@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,6 +88,11 @@ class KeyRollup {
   // Moves the rings to now_ms as if time had passed without records, releasing minutes, hours
   // and days that fell out of them (keeps idle keys small). Never needed for correctness.
   void expire(int64_t now_ms);
+
+  // A binary snapshot of every ring and sketch, and its inverse (nullopt for anything malformed
+  // or of another format version). decode(encode()) answers every query as the original does.
+  std::string encode() const;
+  static std::optional<KeyRollup> decode(std::string_view data);
 
   int64_t first_seen_ms() const;
   int64_t last_seen_ms() const;

@@ -26,6 +26,53 @@ uint32_t saturating_add(uint32_t a, uint64_t b) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// ByteWriter / ByteReader
+
+void ByteWriter::u32(uint32_t v) {
+  for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void ByteWriter::u64(uint64_t v) {
+  for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void ByteWriter::f64(double v) { u64(std::bit_cast<uint64_t>(v)); }
+void ByteWriter::bytes(std::string_view v) {
+  u32(static_cast<uint32_t>(v.size()));
+  out_.append(v);
+}
+
+bool ByteReader::take(size_t n) {
+  if (!ok_ || in_.size() - pos_ < n) {
+    ok_ = false;
+    return false;
+  }
+  return true;
+}
+uint8_t ByteReader::u8() {
+  if (!take(1)) return 0;
+  return static_cast<uint8_t>(in_[pos_++]);
+}
+uint32_t ByteReader::u32() {
+  if (!take(4)) return 0;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+  return v;
+}
+uint64_t ByteReader::u64() {
+  if (!take(8)) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+  return v;
+}
+double ByteReader::f64() { return std::bit_cast<double>(u64()); }
+std::string_view ByteReader::bytes() {
+  uint32_t n = u32();
+  if (!take(n)) return {};
+  std::string_view v = in_.substr(pos_, n);
+  pos_ += n;
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
 // DDSketch
 
 DDSketch::DDSketch(double relative_accuracy) {
@@ -135,6 +182,38 @@ void DDSketch::clear() {
   sum_ = max_ = 0;
 }
 
+void DDSketch::encode(ByteWriter& w) const {
+  w.u64(zero_count_);
+  w.u64(count_);
+  w.f64(sum_);
+  w.f64(max_);
+  w.u32(static_cast<uint32_t>(bins_.size()));
+  for (const auto& [i, c] : bins_) {
+    w.u32(static_cast<uint32_t>(i));
+    w.u32(c);
+  }
+}
+
+bool DDSketch::decode(ByteReader& r) {
+  clear();
+  zero_count_ = r.u64();
+  count_ = r.u64();
+  sum_ = r.f64();
+  max_ = r.f64();
+  const uint32_t n = r.u32();
+  if (!r.ok() || n > 100000) return false;
+  bins_.reserve(n);
+  uint64_t total = zero_count_;
+  for (uint32_t k = 0; k < n && r.ok(); ++k) {
+    const auto index = static_cast<int32_t>(r.u32());
+    const uint32_t c = r.u32();
+    if (!bins_.empty() && bins_.back().first >= index) return false;
+    bins_.emplace_back(index, c);
+    total += c;
+  }
+  return r.ok() && total <= count_;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HyperLogLog
 
@@ -230,6 +309,38 @@ void HyperLogLog::clear() {
   std::vector<uint8_t>().swap(dense_);
 }
 
+void HyperLogLog::encode(ByteWriter& w) const {
+  w.u8(static_cast<uint8_t>(precision_));
+  w.u8(dense_.empty() ? 0 : 1);
+  if (dense_.empty()) {
+    w.u32(static_cast<uint32_t>(sparse_.size()));
+    for (uint64_t h : sparse_) w.u64(h);
+  } else {
+    w.bytes(std::string_view(reinterpret_cast<const char*>(dense_.data()), dense_.size()));
+  }
+}
+
+bool HyperLogLog::decode(ByteReader& r) {
+  clear();
+  const int precision = r.u8();
+  const uint8_t dense = r.u8();
+  if (!r.ok() || precision != precision_) return false;
+  if (dense == 0) {
+    const uint32_t n = r.u32();
+    if (n > kSparseLimit) return false;
+    for (uint32_t k = 0; k < n && r.ok(); ++k) {
+      const uint64_t h = r.u64();
+      if (!sparse_.empty() && sparse_.back() >= h) return false;
+      sparse_.push_back(h);
+    }
+    return r.ok();
+  }
+  std::string_view regs = r.bytes();
+  if (!r.ok() || regs.size() != (size_t{1} << precision_)) return false;
+  dense_.assign(regs.begin(), regs.end());
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // SpaceSaving
 
@@ -272,6 +383,26 @@ std::vector<std::pair<std::string, uint64_t>> SpaceSaving::top(size_t n) const {
   });
   if (out.size() > n) out.resize(n);
   return out;
+}
+
+void SpaceSaving::encode(ByteWriter& w) const {
+  w.u32(static_cast<uint32_t>(items_.size()));
+  for (const auto& [k, c] : items_) {
+    w.bytes(k);
+    w.u64(c);
+  }
+}
+
+bool SpaceSaving::decode(ByteReader& r) {
+  items_.clear();
+  const uint32_t n = r.u32();
+  if (!r.ok() || n > capacity_) return false;
+  for (uint32_t k = 0; k < n && r.ok(); ++k) {
+    std::string_view item = r.bytes();
+    const uint64_t c = r.u64();
+    items_.emplace_back(std::string(item), c);
+  }
+  return r.ok();
 }
 
 size_t SpaceSaving::memory_bytes() const {

@@ -11,6 +11,42 @@
 
 namespace sira::signals {
 
+// Little-endian binary encoding used to persist sketches and rollups. A Reader never reads past
+// its input: a short or malformed input sets ok() to false and yields zeros.
+class ByteWriter {
+ public:
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(uint32_t v);
+  void u64(uint64_t v);
+  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+  void f64(double v);
+  void bytes(std::string_view v);  // length-prefixed
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view in) : in_(in) {}
+  uint8_t u8();
+  uint32_t u32();
+  uint64_t u64();
+  int64_t i64() { return static_cast<int64_t>(u64()); }
+  double f64();
+  std::string_view bytes();
+  bool ok() const { return ok_; }
+  bool done() const { return pos_ == in_.size(); }
+  void fail() { ok_ = false; }
+
+ private:
+  bool take(size_t n);
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
 // DDSketch (Masson, Rim, Lee, VLDB 2019): any quantile of positive values within relative error
 // alpha (default 1%). Values <= min_value fall in a zero bucket. Bins are stored sparsely so an
 // idle or uniform key costs a few bytes.
@@ -25,6 +61,8 @@ class DDSketch {
   double max() const { return max_; }
   size_t memory_bytes() const;
   void clear();
+  void encode(ByteWriter& w) const;
+  bool decode(ByteReader& r);  // keeps this sketch's accuracy; false on malformed input
 
  private:
   double gamma_, log_gamma_;
@@ -46,6 +84,8 @@ class HyperLogLog {
   bool exact() const { return dense_.empty(); }
   size_t memory_bytes() const;
   void clear();
+  void encode(ByteWriter& w) const;
+  bool decode(ByteReader& r);
 
  private:
   void densify();
@@ -71,6 +111,8 @@ class SpaceSaving {
   size_t capacity() const { return capacity_; }
   bool contains(std::string_view item) const;
   size_t memory_bytes() const;
+  void encode(ByteWriter& w) const;
+  bool decode(ByteReader& r);
 
  private:
   size_t capacity_;

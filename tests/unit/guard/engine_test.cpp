@@ -501,5 +501,92 @@ TEST_F(GuardEngineTest, TenantsAreSeparate) {
   EXPECT_EQ(*d.expires_at - d.created_at, kHour);
 }
 
+// Background traffic over many keys: one request per key per `step_ms`, starting at `start_ms`.
+std::string many_keys(int first, int count, int64_t start_ms, const std::string& prefix = "k") {
+  std::string out;
+  for (int i = 0; i < count; ++i) {
+    Rec r;
+    r.ts = start_ms + i % 1000;
+    r.key = prefix + std::to_string(first + i);
+    r.status = 200;
+    r.path = "/v1/payments";
+    out += line(r);
+  }
+  return out;
+}
+
+TEST_F(GuardEngineTest, RollupsSurviveARestart) {
+  ingest(brute_force("key_a", "198.51.100.77", now(), 150));
+  ingest(many_keys(0, 300, now() - 10 * kMinute));
+  ASSERT_TRUE(engine_->flush().has_value());
+  auto before = engine_->metrics("ten_a", "key_a", "1h");
+  ASSERT_TRUE(before.has_value());
+  // A new engine over the same store (a restart) answers from the snapshots.
+  make_engine(GuardConfig{});
+  EXPECT_EQ(engine_->tracked_keys(), 0u);
+  auto after = engine_->metrics("ten_a", "key_a", "1h");
+  ASSERT_TRUE(after.has_value()) << after.error().detail;
+  ASSERT_EQ(after->size(), before->size());
+  int64_t requests = 0;
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ((*after)[i].requests, (*before)[i].requests);
+    requests += (*after)[i].requests;
+  }
+  EXPECT_EQ(requests, 150);
+  EXPECT_EQ(engine_->tracked_keys(), 301u);
+  auto summary = engine_->summary("ten_a", "k7");
+  ASSERT_TRUE(summary.has_value() && summary->has_value());
+  EXPECT_EQ((*summary)->requests, 1);
+  // Traffic after the restart adds to the restored windows.
+  ingest(many_keys(7, 1, now() - 5 * kMinute));
+  summary = engine_->summary("ten_a", "k7");
+  EXPECT_EQ((*summary)->requests, 2);
+}
+
+TEST_F(GuardEngineTest, MemoryBudgetEvictsLeastRecentlySeenKeysToTheStore) {
+  GuardConfig c;
+  c.memory_budget_bytes = 2 << 20;
+  make_engine(c);
+  // A flood of distinct keys, far more than 2 MiB of rollups.
+  const int kKeys = 40000;
+  for (int chunk = 0; chunk < kKeys; chunk += 5000)
+    ingest(many_keys(chunk, 5000, now() - 30 * kMinute));
+  EXPECT_LE(engine_->memory_bytes(), c.memory_budget_bytes);
+  EXPECT_LT(engine_->tracked_keys(), static_cast<size_t>(kKeys));
+  EXPECT_GT(engine_->tracked_keys(), 0u);
+  EXPECT_NE(metrics_.render().find("sira_guard_rollups_evicted_total"), std::string::npos);
+  // An evicted key comes back from the store with its history when it is seen again.
+  ingest(many_keys(0, 1, now() - 20 * kMinute));
+  auto summary = engine_->summary("ten_a", "k0");
+  ASSERT_TRUE(summary.has_value() && summary->has_value());
+  EXPECT_EQ((*summary)->requests, 2);
+  // And a query for an evicted key reads it back too.
+  summary = engine_->summary("ten_a", "k1");
+  ASSERT_TRUE(summary.has_value() && summary->has_value());
+  EXPECT_EQ((*summary)->requests, 1);
+  EXPECT_LE(engine_->memory_bytes(), c.memory_budget_bytes);
+}
+
+TEST_F(GuardEngineTest, DailyPointsOutliveTheDayRingUntilTheRetention) {
+  GuardConfig c;
+  c.metrics_retention_days = 90;
+  make_engine(c);
+  ingest(many_keys(0, 1, now() - 1000));
+  ASSERT_TRUE(engine_->flush().has_value());
+  auto points = engine_->metrics("ten_a", "k0", "90d");
+  ASSERT_TRUE(points.has_value());
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_EQ((*points)[0].requests, 1);
+  auto bad = engine_->metrics("ten_a", "k0", "2y");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  // 91 days later the daily point and the idle key's snapshot are purged.
+  auto n = engine_->purge(now() + 91 * kDay);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 2);
+  make_engine(c);
+  EXPECT_FALSE(engine_->metrics("ten_a", "k0", "90d").has_value());
+}
+
 }  // namespace
 }  // namespace sira::guard

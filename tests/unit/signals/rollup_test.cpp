@@ -322,5 +322,76 @@ TEST(RollupMap, MovedKeyRollupStaysUsable) {
   EXPECT_EQ(a.total_requests(), 1);
 }
 
+// Everything a query can see survives encode/decode: raw-sample minutes, sketch minutes with a
+// HyperLogLog, 404 paths, late records, hours with and without sketches, days, anomaly scores.
+TEST(RollupSnapshot, RoundTripAnswersEveryQueryAlike) {
+  KeyRollup k;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> lat(1, 900);
+  for (int h = 0; h < 30; ++h) add(k, kT0 + h * kHour + 5 * kMin, 200, lat(rng));  // days, hours
+  const int64_t now = kT0 + 30 * kHour;
+  add(k, now - 50 * kMin, 200, 12.5);  // a one-record minute (raw samples)
+  for (int i = 0; i < 200; ++i)        // a busy minute: sketches, HyperLogLog of IPs
+    add(k, now - 20 * kMin + i, i % 7 == 0 ? 404 : (i % 11 == 0 ? 503 : 200), lat(rng),
+        "10.0." + std::to_string(i % 50) + "." + std::to_string(i), "/p/" + std::to_string(i));
+  add(k, now - 3 * kHour, 401, 33);  // late: hour and day only
+  add(k, now, 200, 5, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:1");  // long IPv6: sketches at once
+  k.note_anomaly_score(now - 20 * kMin, 0.61);
+
+  auto copy = KeyRollup::decode(k.encode());
+  ASSERT_TRUE(copy.has_value());
+  for (int64_t d : {5 * kMin, 15 * kMin, 60 * kMin}) {
+    WindowSummary a = k.window(now, d), b = copy->window(now, d);
+    EXPECT_EQ(a.requests, b.requests);
+    EXPECT_EQ(a.client_errors, b.client_errors);
+    EXPECT_EQ(a.server_errors, b.server_errors);
+    EXPECT_EQ(a.not_found, b.not_found);
+    EXPECT_EQ(a.unique_ips, b.unique_ips);
+    EXPECT_EQ(a.unique_404_paths, b.unique_404_paths);
+    EXPECT_EQ(a.top_ips, b.top_ips);
+    EXPECT_DOUBLE_EQ(a.p95_ms, b.p95_ms);
+    EXPECT_DOUBLE_EQ(a.p99_ms, b.p99_ms);
+    EXPECT_EQ(a.first_ts_ms, b.first_ts_ms);
+    ASSERT_EQ(a.statuses.size(), b.statuses.size());
+  }
+  EXPECT_GT(k.window(now, 60 * kMin).requests, 200);
+  auto ha = k.hours(now - 7 * kDay), hb = copy->hours(now - 7 * kDay);
+  ASSERT_EQ(ha.size(), hb.size());
+  for (size_t i = 0; i < ha.size(); ++i) {
+    EXPECT_EQ(ha[i].start_ms, hb[i].start_ms);
+    EXPECT_EQ(ha[i].requests, hb[i].requests);
+    EXPECT_DOUBLE_EQ(ha[i].p95_ms, hb[i].p95_ms);
+    EXPECT_DOUBLE_EQ(ha[i].max_anomaly_score, hb[i].max_anomaly_score);
+  }
+  auto da = k.days(now - 30 * kDay), db = copy->days(now - 30 * kDay);
+  ASSERT_EQ(da.size(), db.size());
+  for (size_t i = 0; i < da.size(); ++i) EXPECT_EQ(da[i].requests, db[i].requests);
+  EXPECT_EQ(k.total_requests(), copy->total_requests());
+  EXPECT_EQ(k.late_records(), copy->late_records());
+  EXPECT_EQ(k.first_seen_ms(), copy->first_seen_ms());
+  EXPECT_EQ(k.last_seen_ms(), copy->last_seen_ms());
+  // It keeps going as the original would.
+  add(k, now + kMin, 500);
+  add(*copy, now + kMin, 500);
+  EXPECT_EQ(k.window(now + kMin, kHour).server_errors, copy->window(now + kMin, kHour).server_errors);
+  EXPECT_EQ(k.encode(), copy->encode());
+}
+
+TEST(RollupSnapshot, MalformedInputIsRefused) {
+  KeyRollup k;
+  for (int i = 0; i < 50; ++i) add(k, kT0 + i * kMin, 200, 10 + i);
+  const std::string good = k.encode();
+  EXPECT_TRUE(KeyRollup::decode(good).has_value());
+  EXPECT_TRUE(KeyRollup::decode(KeyRollup().encode()).has_value());
+  EXPECT_FALSE(KeyRollup::decode("").has_value());
+  EXPECT_FALSE(KeyRollup::decode("garbage that is not a snapshot").has_value());
+  for (size_t cut : {size_t{4}, size_t{5}, good.size() / 2, good.size() - 1})
+    EXPECT_FALSE(KeyRollup::decode(good.substr(0, cut)).has_value()) << cut;
+  EXPECT_FALSE(KeyRollup::decode(good + "x").has_value());
+  std::string bad_version = good;
+  bad_version[0] ^= 1;
+  EXPECT_FALSE(KeyRollup::decode(bad_version).has_value());
+}
+
 }  // namespace
 }  // namespace sira::signals
