@@ -121,37 +121,95 @@ http::Handler bouncer_handler(Services& s,
 
 }  // namespace
 
+bj::object health_json(const guard::KeyHealth& h) {
+  return bj::object{{"keyId", h.key_id},
+                    {"periods", h.periods},
+                    {"totalRequests", h.requests},
+                    {"avgRequestsPerPeriod", h.avg_requests_per_period},
+                    {"errorRate", h.error_rate_pct},
+                    {"p95Latency", h.p95_ms},
+                    {"maxAnomalyScore", h.max_anomaly_score},
+                    {"suspiciousPeriods", h.suspicious_periods},
+                    {"lastActivity", h.last_activity_ms > 0 ? bj::value(format_rfc3339_ms(h.last_activity_ms))
+                                                            : bj::value(nullptr)},
+                    {"status", h.status}};
+}
+
 void add_guard_routes(http::Router& router, Services& s) {
   using auth::Permission;
 
   // ---- ingestion ----
-  router.add("POST", "/api/v1/signals/requests",
-             authed(s, Effect::kRead, [&s](http::Request& req, const auth::Principal& p)
-                                          -> Result<http::Response> {
-               SIRA_CHECK(s.auth.require(p, Permission::kSignalsIngest));
-               std::string fmt_name = req.query_param("format").value_or("");
-               auto ct = req.header("content-type").value_or("");
-               if (fmt_name.empty())
-                 fmt_name = ct.starts_with("text/plain") ? "nginx" : "ndjson";
-               signals::Format fmt;
-               if (!signals::parse_format(fmt_name, &fmt))
-                 return fail(ErrorCode::kInvalidArgument, "format must be ndjson or nginx", "format");
-               auto rep = SIRA_TRY(s.guard->ingest(p.tenant_id, req.body, fmt, p.actor()));
-               bj::array rejects;
-               for (const auto& [line, reason] : rep.rejects)
-                 rejects.push_back(bj::object{{"line", line}, {"reason", reason}});
-               bj::object reasons;
-               for (const auto& [reason, n] : rep.stats.reasons) reasons[reason] = n;
-               return json(200, bj::object{{"lines", rep.stats.lines},
-                                           {"accepted", rep.stats.records},
-                                           {"rejected", rep.stats.rejected},
-                                           {"rejectReasons", reasons},
-                                           {"rejects", rejects},
-                                           {"detections", rep.detections},
-                                           {"actions", rep.actions}});
-             }));
+  // Request records: NDJSON (or nginx / Envoy lines), or one JSON array of records. 202: the
+  // records are applied; bad lines are reported one by one and never block good ones.
+  auto ingest_handler = authed(s, Effect::kRead, [&s](http::Request& req,
+                                                      const auth::Principal& p)
+                                                     -> Result<http::Response> {
+    SIRA_CHECK(s.auth.require(p, Permission::kSignalsIngest));
+    std::string fmt_name = req.query_param("format").value_or("");
+    auto ct = req.header("content-type").value_or("");
+    if (fmt_name.empty()) fmt_name = ct.starts_with("text/plain") ? "nginx" : "ndjson";
+    signals::Format fmt;
+    if (!signals::parse_format(fmt_name, &fmt))
+      return fail(ErrorCode::kInvalidArgument, "format must be ndjson, nginx or envoy", "format");
+    std::string_view body = req.body;
+    std::string lines;
+    size_t first = body.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && body[first] == '[') {
+      // A JSON array: one record per element, numbered like lines (element 1 = line 1).
+      boost::system::error_code ec;
+      bj::value v = bj::parse(body, ec);
+      if (ec || !v.is_array())
+        return fail(ErrorCode::kInvalidArgument, "body starts with [ but is not a JSON array");
+      for (const auto& e : v.as_array()) lines += bj::serialize(e) + "\n";
+      body = lines;
+    }
+    auto rep = SIRA_TRY(s.guard->ingest(p.tenant_id, body, fmt, p.actor()));
+    bj::array rejects;
+    for (const auto& [line, reason] : rep.rejects)
+      rejects.push_back(bj::object{{"line", line}, {"reason", reason}});
+    bj::object reasons;
+    for (const auto& [reason, n] : rep.stats.reasons) reasons[reason] = n;
+    return json(202, bj::object{{"lines", rep.stats.lines},
+                                {"accepted", rep.stats.records},
+                                {"rejected", rep.stats.rejected},
+                                {"rejectReasons", reasons},
+                                {"rejects", rejects},
+                                {"detections", rep.detections},
+                                {"actions", rep.actions}});
+  });
+  router.add("POST", "/api/v1/requests", ingest_handler);
+  router.add("POST", "/api/v1/signals/requests", ingest_handler);
 
   // ---- observability (seed 002) ----
+  router.add("GET", "/api/v1/observability/keys/{keyId}/health",
+             authed(s, Effect::kRead, [&s](http::Request& req, const auth::Principal& p)
+                                          -> Result<http::Response> {
+               SIRA_CHECK(s.auth.require(p, Permission::kGuardRead));
+               std::string key = req.path_param("keyId");
+               SIRA_CHECK(key_param_ok(key));
+               auto h = SIRA_TRY(s.guard->key_health(p.tenant_id, key));
+               return json(200, health_json(h));
+             }));
+  router.add("GET", "/api/v1/observability/keys",
+             authed(s, Effect::kRead, [&s](http::Request& req, const auth::Principal& p)
+                                          -> Result<http::Response> {
+               SIRA_CHECK(s.auth.require(p, Permission::kGuardRead));
+               auto page = SIRA_TRY(page_request(req));
+               auto all = SIRA_TRY(s.guard->keys_health(p.tenant_id, page.limit));
+               bj::array a;
+               for (const auto& h : all) a.push_back(health_json(h));
+               return json(200, bj::object{{"keys", a}});
+             }));
+  router.add("GET", "/api/v1/observability/events/active",
+             authed(s, Effect::kRead, [&s](http::Request& req, const auth::Principal& p)
+                                          -> Result<http::Response> {
+               SIRA_CHECK(s.auth.require(p, Permission::kGuardRead));
+               auto page = SIRA_TRY(page_request(req));
+               auto evs = SIRA_TRY(s.guard->active_events(p.tenant_id, page.limit));
+               bj::array a;
+               for (const auto& e : evs) a.push_back(event_json(e));
+               return json(200, bj::object{{"events", a}});
+             }));
   router.add("GET", "/api/v1/observability/keys/{keyId}/metrics",
              authed(s, Effect::kRead, [&s](http::Request& req, const auth::Principal& p)
                                           -> Result<http::Response> {
@@ -159,7 +217,8 @@ void add_guard_routes(http::Router& router, Services& s) {
                std::string key = req.path_param("keyId");
                SIRA_CHECK(key_param_ok(key));
                std::string period = req.query_param("period").value_or("24h");
-               auto points = SIRA_TRY(s.guard->metrics(p.tenant_id, key, period));
+               std::string step = req.query_param("step").value_or("");
+               auto points = SIRA_TRY(s.guard->metrics(p.tenant_id, key, period, step));
                bj::array periods;
                for (const auto& pt : points)
                  periods.push_back(bj::object{{"start", format_rfc3339_ms(pt.start_ms)},
@@ -171,6 +230,7 @@ void add_guard_routes(http::Router& router, Services& s) {
                                               {"p99Latency", pt.p99_ms},
                                               {"anomalyScore", pt.max_anomaly_score}});
                bj::object out{{"keyId", key}, {"period", period}, {"periods", periods}};
+               if (!step.empty()) out["step"] = step;
                if (auto sum = SIRA_TRY(s.guard->summary(p.tenant_id, key))) {
                  bj::object statuses;
                  for (const auto& sc : sum->statuses) statuses[std::to_string(sc.status)] = sc.count;

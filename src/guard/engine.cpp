@@ -653,22 +653,35 @@ Status Engine::act(const std::string& tenant_id, TenantState& t, const std::stri
 
 Result<std::vector<signals::PeriodPoint>> Engine::metrics(const std::string& tenant_id,
                                                           const std::string& key_id,
-                                                          const std::string& period) {
+                                                          const std::string& period,
+                                                          const std::string& step) {
+  static const std::map<std::string, int64_t> kPeriods = {
+      {"1h", 3600 * 1000LL}, {"24h", 86400 * 1000LL}, {"7d", 7 * 86400 * 1000LL},
+      {"30d", 30 * 86400 * 1000LL}, {"90d", 90 * 86400 * 1000LL}};
+  auto pit = kPeriods.find(period);
+  if (pit == kPeriods.end())
+    return fail(ErrorCode::kInvalidArgument, "period must be 1h, 24h, 7d, 30d or 90d", "period");
+  std::string grain = step;
+  if (grain.empty()) grain = period == "1h" ? "1m" : (period == "24h" || period == "7d") ? "1h" : "1d";
+  if (grain != "1m" && grain != "1h" && grain != "1d")
+    return fail(ErrorCode::kInvalidArgument, "step must be 1m, 1h or 1d", "step");
+  if ((grain == "1m" && period != "1h") || (grain == "1h" && pit->second > 7 * 86400 * 1000LL))
+    return fail(ErrorCode::kInvalidArgument,
+                "step " + grain + " is finer than what is kept for period " + period +
+                    " (minutes: 1h, hours: 7d)",
+                "step");
   TenantState& t = tenant(tenant_id);
   std::lock_guard lock(t.mu);
-  if (period != "1h" && period != "24h" && period != "7d" && period != "30d" && period != "90d")
-    return fail(ErrorCode::kInvalidArgument, "period must be 1h, 24h, 7d, 30d or 90d", "period");
   SIRA_CHECK(load(tenant_id, t));
   const signals::KeyRollup* key = find_rollup(tenant_id, t, key_id);
   if (!key) return fail(ErrorCode::kNotFound, "no traffic seen for key " + key_id);
-  int64_t now = key->last_seen_ms();
-  if (period == "1h") return key->minutes(now - 3600 * 1000);
-  if (period == "24h") return key->hours(now - 24 * 3600 * 1000);
-  if (period == "7d") return key->hours(now - 7 * 24 * 3600 * 1000LL);
-  if (period == "30d") return key->days(now - 30 * 24 * 3600 * 1000LL);
+  const int64_t now = key->last_seen_ms();
+  const int64_t since = now - pit->second;
+  if (grain == "1m") return key->minutes(since);
+  if (grain == "1h") return key->hours(since);
+  if (period != "90d") return key->days(since);
   // 90d: stored daily points, then the days still in memory (which are newer or fresher).
   std::vector<signals::PeriodPoint> mem = key->days(now - 30 * 24 * 3600 * 1000LL);
-  const int64_t since = now - std::min<int64_t>(90, config_.metrics_retention_days) * 86400 * 1000LL;
   const int64_t mem_start = mem.empty() ? INT64_MAX : mem.front().start_ms;
   std::vector<signals::PeriodPoint> out;
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
@@ -676,7 +689,9 @@ Result<std::vector<signals::PeriodPoint>> Engine::metrics(const std::string& ten
       "SELECT day_start, requests, errors, latency_avg, p50, p95, p99, anomaly_score "
       "FROM guard_metrics_daily WHERE tenant_id = ? AND key_id = ? AND day_start >= ? "
       "AND day_start < ? ORDER BY day_start",
-      {tenant_id, key_id, since, mem_start}));
+      {tenant_id, key_id,
+       std::max<int64_t>(since, now - config_.metrics_retention_days * 86400 * 1000LL),
+       mem_start}));
   for (const auto& r : rows) {
     signals::PeriodPoint p;
     p.start_ms = r.i64(0);
@@ -930,6 +945,72 @@ Result<std::string> Engine::open_debug_pack(std::string_view access_token,
   if (expired)
     return fail(ErrorCode::kGone, "this debug pack expired at " + format_rfc3339_ms(row->i64(3)));
   return row->str(2);
+}
+
+namespace {
+
+KeyHealth health_of(const std::string& key_id, const signals::KeyRollup& r) {
+  KeyHealth h;
+  h.key_id = key_id;
+  h.last_activity_ms = r.last_seen_ms();
+  int64_t errors = 0;
+  for (const auto& p : r.hours(r.last_seen_ms() - 24 * 3600 * 1000LL)) {
+    ++h.periods;
+    h.requests += p.requests;
+    errors += p.errors;
+    h.p95_ms = std::max(h.p95_ms, p.p95_ms);
+    h.max_anomaly_score = std::max(h.max_anomaly_score, p.max_anomaly_score);
+    if (p.max_anomaly_score >= 0.3) ++h.suspicious_periods;
+  }
+  h.avg_requests_per_period = h.periods > 0 ? static_cast<double>(h.requests) / h.periods : 0;
+  h.error_rate_pct = h.requests > 0 ? 100.0 * static_cast<double>(errors) / h.requests : 0;
+  h.status = h.max_anomaly_score >= 0.5 ? "suspicious"
+             : (h.max_anomaly_score >= 0.3 || h.error_rate_pct >= 20) ? "degraded"
+                                                                       : "healthy";
+  return h;
+}
+
+}  // namespace
+
+Result<KeyHealth> Engine::key_health(const std::string& tenant_id, const std::string& key_id) {
+  TenantState& t = tenant(tenant_id);
+  std::lock_guard lock(t.mu);
+  SIRA_CHECK(load(tenant_id, t));
+  const signals::KeyRollup* key = find_rollup(tenant_id, t, key_id);
+  if (!key) return fail(ErrorCode::kNotFound, "no traffic seen for key " + key_id);
+  return health_of(key_id, *key);
+}
+
+Result<std::vector<KeyHealth>> Engine::keys_health(const std::string& tenant_id, int limit) {
+  TenantState& t = tenant(tenant_id);
+  std::lock_guard lock(t.mu);
+  SIRA_CHECK(load(tenant_id, t));
+  std::vector<KeyHealth> all;
+  all.reserve(t.keys.size());
+  for (const auto& [key, ks] : t.keys) all.push_back(health_of(key, ks.rollup));
+  auto order = [](const KeyHealth& a, const KeyHealth& b) {
+    if (a.max_anomaly_score != b.max_anomaly_score) return a.max_anomaly_score > b.max_anomaly_score;
+    if (a.requests != b.requests) return a.requests > b.requests;
+    return a.key_id < b.key_id;
+  };
+  const size_t n = std::min(all.size(), static_cast<size_t>(std::max(limit, 0)));
+  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(), order);
+  all.resize(n);
+  return all;
+}
+
+Result<std::vector<SuspiciousEvent>> Engine::active_events(const std::string& tenant_id,
+                                                           int limit) {
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  auto rows = SIRA_TRY(tx->query(
+      std::string("SELECT ") + kEventCols +
+          " FROM guard_events WHERE tenant_id = ? AND detected_at >= ? ORDER BY CASE severity "
+          "WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, "
+          "detected_at DESC, id DESC LIMIT ?",
+      {tenant_id, clock_.now_ms() - 24 * 3600 * 1000LL, int64_t{limit}}));
+  std::vector<SuspiciousEvent> out;
+  for (const auto& r : rows) out.push_back(event_from(r));
+  return out;
 }
 
 const signals::KeyRollup* Engine::find_rollup(const std::string& tenant_id, TenantState& t,

@@ -88,6 +88,20 @@ struct IngestReport {
   int64_t actions = 0;
 };
 
+// A key's last 24 hours (seed view v_key_health_overview).
+struct KeyHealth {
+  std::string key_id;
+  int64_t periods = 0;  // hours with traffic or an anomaly score
+  int64_t requests = 0;
+  double avg_requests_per_period = 0;
+  double error_rate_pct = 0;
+  double p95_ms = 0;  // highest hourly p95
+  double max_anomaly_score = 0;
+  int64_t suspicious_periods = 0;  // hours whose anomaly score reached the alert band (>= 0.3)
+  int64_t last_activity_ms = 0;
+  std::string status;  // healthy | degraded | suspicious
+};
+
 struct DebugPackRequest {
   std::string key_id, title;
   int64_t start_ms = 0, end_ms = 0;
@@ -114,10 +128,19 @@ class Engine {
                               signals::Format format, const std::string& actor,
                               int64_t first_line = 1);
 
-  // period: "1h" (minutes), "24h" / "7d" (hours), "30d" (days).
+  // period: 1h | 24h | 7d | 30d | 90d; step: 1m | 1h | 1d or "" for the period's default (1h:
+  // minutes, 24h and 7d: hours, 30d and 90d: days). A step finer than the period's data allows
+  // (minutes beyond 1h, hours beyond 7d) is refused.
   Result<std::vector<signals::PeriodPoint>> metrics(const std::string& tenant_id,
                                                     const std::string& key_id,
-                                                    const std::string& period);
+                                                    const std::string& period,
+                                                    const std::string& step = "");
+  Result<KeyHealth> key_health(const std::string& tenant_id, const std::string& key_id);
+  // Keys in memory, most suspicious first (max anomaly score, then requests).
+  Result<std::vector<KeyHealth>> keys_health(const std::string& tenant_id, int limit);
+  // Events of the last 24 hours, severity first (critical to low), then most recent first (seed
+  // view v_active_suspicious_events).
+  Result<std::vector<SuspiciousEvent>> active_events(const std::string& tenant_id, int limit);
   Result<std::optional<signals::WindowSummary>> summary(const std::string& tenant_id,
                                                         const std::string& key_id);
   Result<std::vector<SuspiciousEvent>> events(const std::string& tenant_id,

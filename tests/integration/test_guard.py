@@ -63,7 +63,7 @@ class GuardApiTest(unittest.TestCase):
             good,
         ]) + "\n"
         r = ingest(self.s, text)
-        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.status, 202, r)
         self.assertEqual(r.body["accepted"], 2)
         self.assertEqual(r.body["rejected"], 6)
         lines = {x["line"]: x["reason"] for x in r.body["rejects"]}
@@ -84,7 +84,7 @@ class GuardApiTest(unittest.TestCase):
     def test_brute_force_is_detected_banned_and_explained(self):
         key = "key_bf_" + str(now_ms())
         r = ingest(self.s, brute_force_lines(key))
-        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.status, 202, r)
         self.assertGreaterEqual(r.body["detections"], 1)
         evs = self.s.ok("GET", f"/api/v1/observability/keys/{key}/suspicious")["events"]
         bf = [e for e in evs if e["eventType"] == "brute_force"]
@@ -214,6 +214,58 @@ class GuardApiTest(unittest.TestCase):
                 data += f.read()
         self.assertNotIn(pack["accessToken"].encode(), data)
 
+    def test_json_array_on_api_v1_requests(self):
+        ts = now_ms()
+        arr = [json.loads(record("key_arr", "198.51.100.9", 200, 15, ts - i * 1000)) for i in range(3)]
+        arr.insert(1, {"ts": ts, "key_id": "key_arr"})  # element 2: missing fields
+        r = self.s.request("POST", "/api/v1/requests", raw=json.dumps(arr).encode(),
+                           headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.body["accepted"], 3)
+        self.assertEqual([x["line"] for x in r.body["rejects"]], [2])
+        problem_ok(self, self.s.request("POST", "/api/v1/requests", raw=b"[{\"ts\": 1",
+                                        headers={"Content-Type": "application/json"}), 400)
+
+    def test_metrics_step_health_and_active_events(self):
+        key = "key_health_" + str(now_ms())
+        self.assertEqual(ingest(self.s, brute_force_lines(key)).status, 202)
+        m = self.s.ok("GET", f"/api/v1/observability/keys/{key}/metrics?period=24h&step=1h")
+        self.assertEqual(m["step"], "1h")
+        self.assertEqual(sum(p["requests"] for p in m["periods"]), 150)
+        d = self.s.ok("GET", f"/api/v1/observability/keys/{key}/metrics?period=24h&step=1d")
+        self.assertEqual(sum(p["requests"] for p in d["periods"]), 150)
+        problem_ok(self, self.s.request("GET", f"/api/v1/observability/keys/{key}/metrics?period=30d&step=1m"), 400)
+        problem_ok(self, self.s.request("GET", f"/api/v1/observability/keys/{key}/metrics?period=1y"), 400)
+        h = self.s.ok("GET", f"/api/v1/observability/keys/{key}/health")
+        self.assertEqual(h["totalRequests"], 150)
+        self.assertAlmostEqual(h["errorRate"], 80.0, places=3)
+        self.assertGreaterEqual(h["maxAnomalyScore"], 0.5)
+        self.assertEqual(h["status"], "suspicious")
+        self.assertGreaterEqual(h["suspiciousPeriods"], 1)
+        keys = self.s.ok("GET", "/api/v1/observability/keys?limit=500")["keys"]
+        scores = [k["maxAnomalyScore"] for k in keys]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertIn(key, [k["keyId"] for k in keys])
+        problem_ok(self, self.s.request("GET", "/api/v1/observability/keys/nobody/health"), 404)
+        active = self.s.ok("GET", "/api/v1/observability/events/active?limit=200")["events"]
+        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+        ranks = [rank[e["severity"]] for e in active]
+        self.assertEqual(ranks, sorted(ranks))
+        self.assertIn(key, [e["keyId"] for e in active])
+
+
+class GuardRestartTest(unittest.TestCase):
+    def test_rollups_survive_a_restart(self):
+        with Sira() as s:
+            key = "key_restart"
+            self.assertEqual(ingest(s, brute_force_lines(key, n=120)).status, 202)
+            before = s.ok("GET", f"/api/v1/observability/keys/{key}/metrics?period=1h")
+            self.assertEqual(s.stop(), 0)
+            s.start()
+            after = s.ok("GET", f"/api/v1/observability/keys/{key}/metrics?period=1h")
+            self.assertEqual(sum(p["requests"] for p in after["periods"]), 120)
+            self.assertEqual(before["periods"], after["periods"])
+            self.assertEqual(after["lastHour"]["requests"], 120)
 
 class GuardModesTest(unittest.TestCase):
     def test_auto_action_off_recommends_without_acting(self):
