@@ -14,6 +14,7 @@
 #include "api/routes.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "signals/kafka.h"
 #include "store/sqlite.h"
 
 namespace sira::app {
@@ -114,6 +115,9 @@ guard::GuardConfig guard_config(const Config& c) {
   g.debug_pack_ttl_seconds = c.guard.debug_pack_ttl_seconds;
   g.memory_budget_bytes = static_cast<size_t>(c.guard.memory_budget_mb) << 20;
   g.metrics_retention_days = c.signals.metrics_retention_days;
+  g.traces_retention_days = c.signals.traces_retention_days;
+  g.parse.nginx_key = c.signals.nginx_key;
+  g.parse.envoy_key = c.signals.envoy_key;
   g.public_url = c.public_url;
   g.thresholds.brute_force_error_rate = c.guard.brute_force_error_rate;
   g.thresholds.brute_force_min_requests = c.guard.brute_force_min_requests;
@@ -129,7 +133,69 @@ Result<auth::Bootstrap> initialise(Context& ctx, const std::string& tenant_name)
   return ctx.auth->bootstrap(tenant_name);
 }
 
+Status check_config(const Config& c) {
+  if (!signals::valid_key_option(signals::Format::kNginx, c.signals.nginx_key))
+    return fail(ErrorCode::kConfig,
+                "key \"signals.nginx_key\" must be field, remote_user or query:NAME, got \"" +
+                    c.signals.nginx_key + "\"",
+                "signals.nginx_key");
+  if (!signals::valid_key_option(signals::Format::kEnvoy, c.signals.envoy_key))
+    return fail(ErrorCode::kConfig,
+                "key \"signals.envoy_key\" must be a JSON field name or query:NAME, got \"" +
+                    c.signals.envoy_key + "\"",
+                "signals.envoy_key");
+  if (!c.kafka.brokers.empty() && c.kafka.tenant.empty())
+    return fail(ErrorCode::kConfig, "key \"kafka.tenant\" is required when kafka.brokers is set",
+                "kafka.tenant");
+  return {};
+}
+
 namespace {
+
+// Consumes request records from Kafka into SIRA Guard. A batch's offsets are committed only once
+// its records went through the pipeline and the rollups they changed are in the store.
+class KafkaIngest {
+ public:
+  static Result<std::unique_ptr<KafkaIngest>> start(Context& ctx, const Config& config) {
+    auto tenant = SIRA_TRY(ctx.auth->find_tenant(config.kafka.tenant));
+    signals::Format format;
+    signals::parse_format(config.kafka.format, &format);
+    signals::KafkaOptions o;
+    o.brokers = config.kafka.brokers;
+    o.topic = config.kafka.topic;
+    o.group = config.kafka.group;
+    o.batch_max_messages = config.kafka.batch_max_messages;
+    o.batch_max_ms = config.kafka.batch_max_ms;
+    auto source = SIRA_TRY(signals::KafkaSource::open(o));
+    return std::unique_ptr<KafkaIngest>(new KafkaIngest(ctx, tenant.id, format, std::move(source)));
+  }
+
+  ~KafkaIngest() {
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
+    source_->close();
+  }
+
+ private:
+  KafkaIngest(Context& ctx, std::string tenant_id, signals::Format format,
+              std::unique_ptr<signals::KafkaSource> source)
+      : ctx_(ctx), tenant_id_(std::move(tenant_id)), format_(format), source_(std::move(source)) {
+    thread_ = std::jthread([this](std::stop_token stop) {
+      auto st = source_->run(stop, [this](std::string_view data, int64_t) -> Status {
+        auto rep = ctx_.guard->ingest(tenant_id_, data, format_, "kafka");
+        if (!rep) return std::unexpected(rep.error());
+        return ctx_.guard->flush();
+      });
+      if (!st) log_error("kafka consumer stopped", {{"error", st.error().detail}});
+    });
+  }
+
+  Context& ctx_;
+  std::string tenant_id_;
+  signals::Format format_;
+  std::unique_ptr<signals::KafkaSource> source_;
+  std::jthread thread_;
+};
 
 int64_t system_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -211,6 +277,10 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   DataPaths paths(config.data_dir);
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
+  if (auto st = check_config(config); !st) {
+    log_error("bad configuration", {{"error", st.error().detail}});
+    return 1;
+  }
   auto lock = DataLock::acquire(paths);
   if (!lock) {
     log_error("cannot start", {{"error", lock.error().detail}});
@@ -302,6 +372,18 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   {
     BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds,
                         config.guard.flush_interval_seconds);
+    std::unique_ptr<KafkaIngest> kafka;
+    if (!config.kafka.brokers.empty()) {
+      auto k = KafkaIngest::start(ctx, config);
+      if (!k) {
+        log_error("cannot start the kafka consumer", {{"error", k.error().detail}});
+        return 1;
+      }
+      kafka = std::move(*k);
+      log_info("kafka consumer started", {{"brokers", config.kafka.brokers},
+                                          {"topic", config.kafka.topic},
+                                          {"group", config.kafka.group}});
+    }
     log_info("sira listening", {{"address", *bound}, {"data", config.data_dir}});
     on_listening(*bound);
     server.run();

@@ -71,6 +71,9 @@ struct OpenOptions {
 
 // The guard settings of a Config.
 guard::GuardConfig guard_config(const Config& config);
+// Checks what the config loader cannot (it knows no module): the parsers' key options and the
+// Kafka settings. kConfig naming the key.
+Status check_config(const Config& config);
 
 Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const Clock& clock,
                                               const OpenOptions& options);

@@ -106,12 +106,13 @@ int64_t peak_rss_kib() {
 int run_ingest(const std::string& data, const std::string& tenant, const std::string& file,
                const std::string& format_name, const std::string& config_path) {
   signals::Format format;
-  if (!signals::parse_format(format_name, &format)) return die("--format must be ndjson or nginx");
+  if (!signals::parse_format(format_name, &format)) return die("--format must be ndjson, nginx or envoy");
   if (app::DataLock::held_by_other(app::DataPaths(data)))
     return die("a sira server is running on " + data +
                "; send the records to it with POST /api/v1/signals/requests");
   auto config = load_config(config_path, environment_map(), {});
   if (!config) return die("bad configuration: " + config.error().detail);
+  if (auto st = app::check_config(*config); !st) return die("bad configuration: " + st.error().detail);
   app::OpenOptions o;
   o.read_connections = 1;
   o.guard = app::guard_config(*config);
@@ -247,7 +248,7 @@ int main(int argc, char** argv) {
   auto* ingest = cli.add_subcommand("ingest", "run request logs through SIRA Guard (parse, rollup, detect, act)");
   std::string format_name = "ndjson", ingest_config;
   ingest->add_option("file", file, "NDJSON or nginx access log file ('-' for stdin)")->required();
-  ingest->add_option("--format", format_name, "ndjson or nginx");
+  ingest->add_option("--format", format_name, "ndjson, nginx or envoy");
   ingest->add_option("--data", data, "data directory");
   ingest->add_option("--tenant", tenant, "tenant id or name (default: the system tenant)");
   ingest->add_option("--config", ingest_config, "sira.yaml for guard settings");

@@ -102,6 +102,7 @@ struct Engine::TenantState {
   // Keys are short: the flat map keeps them inline, one cache miss per record at most.
   absl::flat_hash_map<std::string, KeyState> keys;
   uint64_t sequence = 0;        // records ingested, for least-recently-seen order
+  std::vector<signals::ApiRecord> spans;  // traced records of the batch, stored at its end
   bool loaded = false;          // snapshots of the store read into memory
   // Keys whose snapshot is in the store but not in memory (evicted, or not loaded for lack of
   // room): a fixed-size Bloom filter, so a flood of new keys costs no store lookup.
@@ -175,7 +176,15 @@ std::vector<store::Migration> Engine::migrations() {
            " requests INTEGER NOT NULL, errors INTEGER NOT NULL, latency_avg REAL NOT NULL,"
            " p50 REAL NOT NULL, p95 REAL NOT NULL, p99 REAL NOT NULL, anomaly_score REAL NOT NULL,"
            " PRIMARY KEY (tenant_id, key_id, day_start));"
-           "CREATE INDEX guard_metrics_daily_day ON guard_metrics_daily (day_start);"}};
+           "CREATE INDEX guard_metrics_daily_day ON guard_metrics_daily (day_start);"},
+          {"guard", 3, "spans of traced requests",
+           "CREATE TABLE guard_spans ("
+           " tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, ts INTEGER NOT NULL,"
+           " trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,"
+           " service TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+           " status INTEGER NOT NULL, latency_ms REAL NOT NULL);"
+           "CREATE INDEX guard_spans_key ON guard_spans (tenant_id, key_id, ts);"
+           "CREATE INDEX guard_spans_ts ON guard_spans (ts);"}};
 }
 
 Engine::TenantState& Engine::tenant(const std::string& tenant_id) {
@@ -192,7 +201,7 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
   TenantState& t = tenant(tenant_id);
   std::lock_guard lock(t.mu);
   SIRA_CHECK(load(tenant_id, t));
-  auto parser = signals::make_parser(format);
+  auto parser = signals::make_parser(format, config_.parse);
   std::vector<std::string> due;
   Status load_error;
   std::vector<std::pair<std::string, int64_t>> new_keys;
@@ -234,6 +243,7 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
         }
         auto& ks = it->second;
         ks.rollup.add(r);
+        if (!r.trace_id.empty() && t.spans.size() < kMaxSpansPerBatch) t.spans.emplace_back(r);
         ks.touched = ++t.sequence;
         ks.dirty = true;
         ++ks.pending;
@@ -261,6 +271,7 @@ Result<IngestReport> Engine::ingest(const std::string& tenant_id, std::string_vi
       },
       &report.stats);
   SIRA_CHECK(load_error);
+  SIRA_CHECK(store_spans(tenant_id, t));
   if (future > 0) {
     report.stats.records -= future;
     report.stats.rejected += future;
@@ -325,6 +336,20 @@ size_t entry_overhead(const std::string& key) {
 }
 
 }  // namespace
+
+Status Engine::store_spans(const std::string& tenant_id, TenantState& t) {
+  if (t.spans.empty()) return {};
+  std::vector<signals::ApiRecord> spans;
+  spans.swap(t.spans);
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  for (const auto& r : spans)
+    SIRA_CHECK(tx->exec(
+        "INSERT INTO guard_spans (tenant_id, key_id, ts, trace_id, span_id, parent_span_id, "
+        "service, method, path, status, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {tenant_id, r.key_id, r.ts_ms, r.trace_id, r.span_id, r.parent_span_id, r.service,
+         r.method, r.path, int64_t{r.status}, r.latency_ms}));
+  return tx->commit();
+}
 
 bool Engine::may_be_stored(const TenantState& t, std::string_view key) const {
   if (t.stored_bloom.empty()) return false;
@@ -490,6 +515,8 @@ Result<int64_t> Engine::purge(int64_t now_ms) {
   int64_t n = SIRA_TRY(tx->exec("DELETE FROM guard_metrics_daily WHERE day_start < ?",
                                 {metrics_cutoff}));
   n += SIRA_TRY(tx->exec("DELETE FROM guard_rollups WHERE last_seen < ?", {metrics_cutoff}));
+  n += SIRA_TRY(tx->exec("DELETE FROM guard_spans WHERE ts < ?",
+                         {now_ms - config_.traces_retention_days * 86400 * 1000LL}));
   SIRA_CHECK(tx->commit());
   return n;
 }
@@ -839,15 +866,17 @@ Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
     std::lock_guard lock(t.mu);
     size_t n = t.recent_full ? t.recent.size() : t.recent_next;
     size_t start = t.recent_full ? t.recent_next : 0;
-    auto ndjson = signals::make_parser(signals::Format::kNdjson);
-    auto nginx = signals::make_parser(signals::Format::kNginx);
+    std::unique_ptr<signals::LineParser> parsers[3] = {
+        signals::make_parser(signals::Format::kNdjson, config_.parse),
+        signals::make_parser(signals::Format::kNginx, config_.parse),
+        signals::make_parser(signals::Format::kEnvoy, config_.parse)};
     std::string reason;
     for (size_t i = 0; i < n; ++i) {
       const TenantState::RawLine& raw = t.recent[(start + i) % t.recent.size()];
       // A cheap filter before parsing: the key must appear in the line.
       if (raw.text.find(req.key_id) == std::string::npos) continue;
       signals::RecordView view;
-      auto& parser = raw.format == signals::Format::kNdjson ? *ndjson : *nginx;
+      auto& parser = *parsers[static_cast<int>(raw.format)];
       if (!parser.parse(raw.text, &view, &reason)) continue;
       signals::ApiRecord r(view);
       if (r.key_id != req.key_id || r.ts_ms < req.start_ms || r.ts_ms >= req.end_ms) continue;
@@ -861,14 +890,27 @@ Result<CreatedDebugPack> Engine::create_debug_pack(const std::string& tenant_id,
                                   {"latencyMs", r.latency_ms},
                                   {"bytes", r.bytes},
                                   {"userAgent", mask_secrets(r.user_agent)}});
-      if (req.include_traces && !r.trace_id.empty())
-        traces.push_back(bj::object{{"traceId", r.trace_id},
-                                    {"spanId", r.span_id},
-                                    {"startTime", format_rfc3339_ms(r.ts_ms)},
-                                    {"durationMs", r.latency_ms},
-                                    {"name", r.method + " " + mask_secrets(r.path)},
-                                    {"status", r.status >= 500 ? "error" : "ok"},
-                                    {"httpStatus", r.status}});
+    }
+    if (req.include_traces) {
+      // Spans are kept in the store for signals.traces_retention_days.
+      auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+      SIRA_CHECK(tx->each(
+          "SELECT trace_id, span_id, parent_span_id, service, ts, latency_ms, method, path, status "
+          "FROM guard_spans WHERE tenant_id = ? AND key_id = ? AND ts >= ? AND ts < ? "
+          "ORDER BY ts LIMIT 10000",
+          {tenant_id, req.key_id, req.start_ms, req.end_ms}, [&](const store::Row& row) {
+            bj::object span{{"traceId", row.str(0)},
+                            {"spanId", row.str(1)},
+                            {"startTime", format_rfc3339_ms(row.i64(4))},
+                            {"durationMs", row.f64(5)},
+                            {"name", row.str(6) + " " + mask_secrets(row.str(7))},
+                            {"status", row.i64(8) >= 500 ? "error" : "ok"},
+                            {"httpStatus", row.i64(8)}};
+            if (!row.str(2).empty()) span["parentSpanId"] = row.str(2);
+            if (!row.str(3).empty()) span["service"] = row.str(3);
+            traces.push_back(std::move(span));
+            return true;
+          }));
     }
     if (req.include_metrics)
       if (const signals::KeyRollup* key = find_rollup(tenant_id, t, req.key_id)) {

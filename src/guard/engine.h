@@ -49,6 +49,8 @@ struct GuardConfig {
   // written to the store and dropped from memory (they come back when their key does).
   size_t memory_budget_bytes = size_t{1024} << 20;
   int64_t metrics_retention_days = 90;  // daily points and idle keys' snapshots
+  int64_t traces_retention_days = 7;    // spans of traced requests
+  signals::ParseOptions parse;          // where nginx and Envoy lines carry the API key
   std::string public_url = "http://127.0.0.1:8080";
 };
 
@@ -172,6 +174,8 @@ class Engine {
   struct TenantState;
   TenantState& tenant(const std::string& tenant_id);
   Status load(const std::string& tenant_id, TenantState& t);
+  Status store_spans(const std::string& tenant_id, TenantState& t);
+  static constexpr size_t kMaxSpansPerBatch = 1 << 20;
   bool may_be_stored(const TenantState& t, std::string_view key) const;
   void remember_stored(TenantState& t, std::string_view key);
   Result<std::optional<signals::KeyRollup>> read_snapshot(const std::string& tenant_id,

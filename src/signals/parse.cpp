@@ -1,14 +1,16 @@
-// NDJSON (simdjson On-Demand) and nginx `sira` log-format parsers, line splitting, IP checks.
+// NDJSON and Envoy JSON (simdjson On-Demand) and nginx log parsers, line splitting, IP checks.
 #include "signals/parse.h"
 
 // Error codes only: no simdjson call in this file may throw (no implicit result conversions).
 #define SIMDJSON_EXCEPTIONS 0
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/clock.h"
 
@@ -31,11 +33,17 @@ constexpr std::string_view kInvalidRequestLine = "invalid request line";
 constexpr std::string_view kInvalidUtf8 = "invalid utf-8";
 constexpr std::string_view kInvalidCharacter = "invalid character";
 constexpr std::string_view kInvalidMethod = "invalid method";
+constexpr std::string_view kInvalidKeyOption = "invalid key option";
 
 // A line longer than this cannot be a request record (field limits sum to ~7 KiB).
 constexpr size_t kMaxLineBytes = 1 << 20;
 // Unix ms bounds: 1970 .. 9999-12-31.
 constexpr int64_t kMaxTimestampMs = 253402300799999;
+
+// Small helpers shared by several parsers, which GCC then stops inlining. The JSON value helpers
+// take simdjson iterators by reference: out of line, those go through memory and the NDJSON
+// parser loses ~25% of its speed.
+#define SIRA_HOT_INLINE [[gnu::always_inline]] inline
 
 bool reject(std::string* reason, std::string_view why) {
   if (reason != nullptr) reason->assign(why.data(), why.size());
@@ -128,6 +136,15 @@ bool parse_uint(std::string_view s, int64_t* out) {
   return true;
 }
 
+// Decimal number with an optional leading '-' ("12", "0.123", "-1.5", "1e3"); no "nan", "inf",
+// "+1" or ".5". The caller checks the sign and finiteness.
+SIRA_HOT_INLINE bool parse_decimal(std::string_view s, double* out) {
+  if (s.empty() || !(is_digit(s[0]) || (s[0] == '-' && s.size() > 1 && is_digit(s[1]))))
+    return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
 // HTTP method token characters (RFC 9110 tchar).
 bool valid_method(std::string_view m) {
   for (char c : m) {
@@ -150,6 +167,9 @@ const std::string_view* validate_common(RecordView* r) {
   // Trace context is optional metadata: a malformed one is dropped rather than failing the line.
   if (!r->trace_id.empty() && (r->trace_id.size() != 32 || !all_hex(r->trace_id))) r->trace_id = {};
   if (!r->span_id.empty() && (r->span_id.size() != 16 || !all_hex(r->span_id))) r->span_id = {};
+  if (!r->parent_span_id.empty() && (r->parent_span_id.size() != 16 || !all_hex(r->parent_span_id)))
+    r->parent_span_id = {};
+  if (r->service.size() > kMaxService || check_text(r->service) != nullptr) r->service = {};
   return nullptr;
 }
 
@@ -164,6 +184,33 @@ void split_query(std::string_view target, std::string_view* path, std::string_vi
   }
 }
 
+// The first non-empty value of parameter `name` in a raw query string ("a=1&key=k&b"), or empty.
+std::string_view query_param(std::string_view query, std::string_view name) {
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) amp = query.size();
+    const std::string_view pair = query.substr(pos, amp - pos);
+    if (pair.size() > name.size() + 1 && pair[name.size()] == '=' &&
+        pair.compare(0, name.size(), name) == 0)
+      return pair.substr(name.size() + 1);
+    pos = amp + 1;
+  }
+  return {};
+}
+
+// A query parameter name usable in a "query:NAME" key option.
+bool valid_query_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    if (c <= ' ' || c >= 0x7F || c == '&' || c == '=' || c == '#' || c == '?') return false;
+  }
+  return true;
+}
+
+// Where a parser finds the API key.
+enum class KeySource { kField, kRemoteUser, kQuery };
+
 // Days since 1970-01-01 of a proleptic Gregorian date (civil-from-days inverse).
 int64_t days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2 ? 1 : 0;
@@ -172,6 +219,87 @@ int64_t days_from_civil(int64_t y, int m, int d) {
   const int64_t day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
   const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + day_of_era - 719468;
+}
+
+// ---- JSON values (NDJSON and Envoy) ----------------------------------------------------------
+
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input: each line is copied into
+// this reusable buffer, which only grows.
+class PaddedLine {
+ public:
+  const char* load(std::string_view line) {
+    const size_t need = line.size() + simdjson::SIMDJSON_PADDING;
+    if (need > capacity_) {
+      size_t cap = std::max<size_t>(4096, capacity_);
+      while (cap < need) cap *= 2;
+      buf_ = std::make_unique<char[]>(cap);
+      capacity_ = cap;
+    }
+    std::memcpy(buf_.get(), line.data(), line.size());
+    std::memset(buf_.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+    return buf_.get();
+  }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+};
+
+// The kind of a field's value, and the text of a string (valid until the next iterate).
+struct Scalar {
+  enum Kind { kNull, kString, kNumber, kOther };
+  Kind kind = kOther;
+  std::string_view text;
+};
+
+// False when the value is malformed JSON.
+SIRA_HOT_INLINE bool read_scalar(simdjson::ondemand::value& v, Scalar* out) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type)) return false;
+  switch (type) {
+    case simdjson::ondemand::json_type::string:
+      out->kind = Scalar::kString;
+      return !v.get_string().get(out->text);
+    case simdjson::ondemand::json_type::number:
+      out->kind = Scalar::kNumber;
+      return true;
+    case simdjson::ondemand::json_type::null: {
+      // type() only peeked at the first byte.
+      out->kind = Scalar::kNull;
+      bool really_null = false;
+      return !v.is_null().get(really_null) && really_null;
+    }
+    default:
+      out->kind = Scalar::kOther;
+      return true;
+  }
+}
+
+// Unix ms from a JSON integer or a string (digits or RFC 3339), within 1970..9999.
+SIRA_HOT_INLINE bool json_timestamp(simdjson::ondemand::value& v, const Scalar& s, int64_t* ms) {
+  if (s.kind == Scalar::kNumber) {
+    if (v.get_int64().get(*ms)) return false;
+  } else if (s.kind != Scalar::kString || (!parse_uint(s.text, ms) && !parse_rfc3339(s.text, ms))) {
+    return false;
+  }
+  return *ms >= 0 && *ms <= kMaxTimestampMs;
+}
+
+// An integer from a JSON integer (any sign) or a digit string.
+SIRA_HOT_INLINE bool json_int(simdjson::ondemand::value& v, const Scalar& s, int64_t* n) {
+  if (s.kind == Scalar::kNumber) return !v.get_int64().get(*n);
+  return s.kind == Scalar::kString && parse_uint(s.text, n);
+}
+
+// A finite number from a JSON number or a numeric string.
+SIRA_HOT_INLINE bool json_double(simdjson::ondemand::value& v, const Scalar& s, double* d) {
+  if (s.kind == Scalar::kNumber) {
+    if (v.get_double().get(*d)) return false;
+  } else if (s.kind != Scalar::kString || !parse_decimal(s.text, d)) {
+    return false;
+  }
+  return std::isfinite(*d);
 }
 
 // ---- NDJSON ----------------------------------------------------------------------------------
@@ -189,7 +317,9 @@ enum class Field {
   kBytes,
   kUserAgent,
   kTrace,
-  kSpan
+  kSpan,
+  kParentSpan,
+  kService
 };
 
 struct FieldName {
@@ -224,6 +354,9 @@ constexpr FieldName kFieldNames[] = {
     {"traceId", Field::kTrace},
     {"span_id", Field::kSpan},
     {"spanId", Field::kSpan},
+    {"parent_span_id", Field::kParentSpan},
+    {"parentSpanId", Field::kParentSpan},
+    {"service", Field::kService},
 };
 
 Field field_of(std::string_view k) {
@@ -239,34 +372,16 @@ class NdjsonParser final : public LineParser {
   bool parse(std::string_view line, RecordView* out, std::string* reason) override;
 
  private:
-  bool load(std::string_view line);
-
   simdjson::ondemand::parser parser_;
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input: each line is copied
-  // into this reusable buffer, which only grows.
-  std::unique_ptr<char[]> buf_;
-  size_t capacity_ = 0;
+  PaddedLine buf_;
 };
-
-bool NdjsonParser::load(std::string_view line) {
-  const size_t need = line.size() + simdjson::SIMDJSON_PADDING;
-  if (need > capacity_) {
-    size_t cap = std::max<size_t>(4096, capacity_);
-    while (cap < need) cap *= 2;
-    buf_ = std::make_unique<char[]>(cap);
-    capacity_ = cap;
-  }
-  std::memcpy(buf_.get(), line.data(), line.size());
-  std::memset(buf_.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-  return true;
-}
 
 bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* reason) {
   *out = RecordView{};
   if (line.size() > kMaxLineBytes) return reject(reason, kLineTooLong);
-  load(line);
+  const char* json = buf_.load(line);
   simdjson::ondemand::document doc;
-  auto error = parser_.iterate(buf_.get(), line.size(), capacity_).get(doc);
+  auto error = parser_.iterate(json, line.size(), buf_.capacity()).get(doc);
   if (error) return reject(reason, error == simdjson::UTF8_ERROR ? kInvalidUtf8 : kInvalidJson);
   simdjson::ondemand::object obj;
   if (doc.get_object().get(obj)) return reject(reason, kInvalidJson);
@@ -281,87 +396,43 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
     const Field f = field_of(key);
     if (f == Field::kUnknown) continue;
     simdjson::ondemand::value v = field.value();
-    simdjson::ondemand::json_type type;
-    if (v.type().get(type)) return reject(reason, kInvalidJson);
-    const bool is_null = type == simdjson::ondemand::json_type::null;
-    const bool is_string = type == simdjson::ondemand::json_type::string;
-    const bool is_number = type == simdjson::ondemand::json_type::number;
-    std::string_view text;
-    if (is_string && v.get_string().get(text)) return reject(reason, kInvalidJson);
-    if (is_null) {
-      // null reads as absent; type() only peeked at the first byte.
-      bool really_null = false;
-      if (v.is_null().get(really_null) || !really_null) return reject(reason, kInvalidJson);
-    }
+    Scalar s;
+    if (!read_scalar(v, &s)) return reject(reason, kInvalidJson);
+    // null reads as absent.
+    const bool is_null = s.kind == Scalar::kNull;
+    const std::string_view text = s.text;
     switch (f) {
       case Field::kTs: {
-        if (is_null) {
-          have_ts = false;
-          break;
-        }
-        int64_t ms = 0;
-        if (is_number) {
-          if (v.get_int64().get(ms)) return reject(reason, kInvalidTimestamp);
-        } else if (!is_string || (!parse_uint(text, &ms) && !parse_rfc3339(text, &ms))) {
+        have_ts = !is_null;
+        if (!is_null && !json_timestamp(v, s, &out->ts_ms))
           return reject(reason, kInvalidTimestamp);
-        }
-        if (ms < 0 || ms > kMaxTimestampMs) return reject(reason, kInvalidTimestamp);
-        out->ts_ms = ms;
-        have_ts = true;
         break;
       }
       case Field::kStatus: {
-        if (is_null) {
-          have_status = false;
-          break;
-        }
+        have_status = !is_null;
+        if (is_null) break;
         int64_t status = 0;
-        if (is_number) {
-          if (v.get_int64().get(status)) return reject(reason, kInvalidStatus);
-        } else if (!is_string || !parse_uint(text, &status)) {
+        if (!json_int(v, s, &status) || status < 100 || status > 599)
           return reject(reason, kInvalidStatus);
-        }
-        if (status < 100 || status > 599) return reject(reason, kInvalidStatus);
         out->status = static_cast<int>(status);
-        have_status = true;
         break;
       }
       case Field::kLatency: {
-        if (is_null) {
-          have_latency = false;
-          break;
-        }
-        double ms = 0;
-        if (is_number) {
-          if (v.get_double().get(ms)) return reject(reason, kInvalidLatency);
-        } else if (is_string) {
-          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-          if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
-              !(is_digit(text[0]) || (text[0] == '-' && text.size() > 1 && is_digit(text[1]))))
-            return reject(reason, kInvalidLatency);
-        } else {
-          return reject(reason, kInvalidLatency);
-        }
-        if (!std::isfinite(ms)) return reject(reason, kInvalidLatency);
-        if (ms < 0) return reject(reason, kNegativeLatency);
-        out->latency_ms = ms;
-        have_latency = true;
+        have_latency = !is_null;
+        if (is_null) break;
+        if (!json_double(v, s, &out->latency_ms)) return reject(reason, kInvalidLatency);
+        if (out->latency_ms < 0) return reject(reason, kNegativeLatency);
         break;
       }
       case Field::kBytes: {
         int64_t bytes = 0;
-        if (is_number) {
-          if (v.get_int64().get(bytes) || bytes < 0) return reject(reason, kInvalidBytes);
-        } else if (is_string) {
-          if (!parse_uint(text, &bytes)) return reject(reason, kInvalidBytes);
-        } else if (!is_null) {
+        if (!is_null && (!json_int(v, s, &bytes) || bytes < 0))
           return reject(reason, kInvalidBytes);
-        }
         out->bytes = bytes;
         break;
       }
       default: {
-        if (!is_string && !is_null) {
+        if (s.kind != Scalar::kString && !is_null) {
           switch (f) {
             case Field::kKey:
               return reject(reason, "invalid key_id");
@@ -377,6 +448,10 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
               return reject(reason, "invalid user_agent");
             case Field::kTrace:
               return reject(reason, "invalid trace_id");
+            case Field::kParentSpan:
+              return reject(reason, "invalid parent_span_id");
+            case Field::kService:
+              return reject(reason, "invalid service");
             default:
               return reject(reason, "invalid span_id");
           }
@@ -402,6 +477,12 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
             break;
           case Field::kTrace:
             out->trace_id = text;
+            break;
+          case Field::kParentSpan:
+            out->parent_span_id = text;
+            break;
+          case Field::kService:
+            out->service = text;
             break;
           default:
             out->span_id = text;
@@ -431,11 +512,262 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
   return true;
 }
 
+// ---- Envoy ----------------------------------------------------------------------------------
+
+enum class EnvoyField {
+  kUnknown,
+  kStartTime,
+  kMethod,
+  kPath,
+  kStatus,
+  kDuration,
+  kBytesSent,
+  kForwardedFor,
+  kPeer,
+  kUserAgent,
+  kTraceparent,
+  kTrace,
+  kSpan,
+  kKey
+};
+
+struct EnvoyFieldName {
+  std::string_view name;
+  EnvoyField field;
+};
+
+// Envoy's default format (json_format names); the other default fields are ignored.
+constexpr EnvoyFieldName kEnvoyFieldNames[] = {
+    {"start_time", EnvoyField::kStartTime},
+    {"method", EnvoyField::kMethod},
+    {"path", EnvoyField::kPath},
+    {"response_code", EnvoyField::kStatus},
+    {"duration", EnvoyField::kDuration},
+    {"bytes_sent", EnvoyField::kBytesSent},
+    {"x_forwarded_for", EnvoyField::kForwardedFor},
+    {"downstream_remote_address", EnvoyField::kPeer},
+    {"downstream_remote_address_without_port", EnvoyField::kPeer},
+    {"user_agent", EnvoyField::kUserAgent},
+    {"traceparent", EnvoyField::kTraceparent},
+    {"trace_id", EnvoyField::kTrace},
+    {"span_id", EnvoyField::kSpan},
+};
+
+EnvoyField envoy_field_of(std::string_view k) {
+  for (const auto& f : kEnvoyFieldNames) {
+    if (f.name.size() == k.size() && f.name[0] == k[0] && f.name == k) return f.field;
+  }
+  return EnvoyField::kUnknown;
+}
+
+// "1.2.3.4", "1.2.3.4:5678", "[2001:db8::1]" or "[2001:db8::1]:5678" -> the address. Anything
+// else comes back unchanged (and fails valid_ip).
+std::string_view address_of(std::string_view s) {
+  const auto digits = [](std::string_view port) {
+    return !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), is_digit);
+  };
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string_view::npos) return s;
+    const std::string_view rest = s.substr(close + 1);
+    if (!rest.empty() && (rest[0] != ':' || !digits(rest.substr(1)))) return s;
+    return s.substr(1, close - 1);
+  }
+  const size_t colon = s.find(':');
+  if (colon != std::string_view::npos && s.find(':', colon + 1) == std::string_view::npos &&
+      digits(s.substr(colon + 1)))
+    return s.substr(0, colon);
+  return s;
+}
+
+// The first address of an X-Forwarded-For list, without surrounding spaces.
+std::string_view first_forwarded(std::string_view xff) {
+  std::string_view first = xff.substr(0, xff.find(','));
+  while (!first.empty() && (first.front() == ' ' || first.front() == '\t')) first.remove_prefix(1);
+  while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
+  return first;
+}
+
+// W3C traceparent "vv-<32 hex trace id>-<16 hex span id>-<2 hex flags>". False when malformed
+// (version ff, all-zero ids, or extra fields after version 00).
+bool parse_traceparent(std::string_view s, std::string_view* trace, std::string_view* span) {
+  if (s.size() < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-') return false;
+  const std::string_view version = s.substr(0, 2);
+  if (!all_hex(version) || version == "ff" || version == "FF") return false;
+  if (s.size() > 55 && (version == "00" || s[55] != '-')) return false;
+  const std::string_view t = s.substr(3, 32), sp = s.substr(36, 16);
+  if (!all_hex(t) || !all_hex(sp) || !all_hex(s.substr(53, 2))) return false;
+  if (t.find_first_not_of('0') == std::string_view::npos ||
+      sp.find_first_not_of('0') == std::string_view::npos)
+    return false;
+  *trace = t;
+  *span = sp;
+  return true;
+}
+
+class EnvoyParser final : public LineParser {
+ public:
+  // key_field: the JSON field holding the key, or empty when the key is query parameter query_key.
+  EnvoyParser(std::string key_field, std::string query_key)
+      : key_field_(std::move(key_field)), query_key_(std::move(query_key)) {}
+  bool parse(std::string_view line, RecordView* out, std::string* reason) override;
+
+ private:
+  simdjson::ondemand::parser parser_;
+  PaddedLine buf_;
+  const std::string key_field_;
+  const std::string query_key_;
+};
+
+bool EnvoyParser::parse(std::string_view line, RecordView* out, std::string* reason) {
+  *out = RecordView{};
+  if (line.size() > kMaxLineBytes) return reject(reason, kLineTooLong);
+  const char* json = buf_.load(line);
+  simdjson::ondemand::document doc;
+  auto error = parser_.iterate(json, line.size(), buf_.capacity()).get(doc);
+  if (error) return reject(reason, error == simdjson::UTF8_ERROR ? kInvalidUtf8 : kInvalidJson);
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) return reject(reason, kInvalidJson);
+
+  bool have_ts = false, have_status = false, have_latency = false;
+  std::string_view path_field, forwarded, peer, traceparent, key;
+  for (auto field_result : obj) {
+    simdjson::ondemand::field field;
+    if (std::move(field_result).get(field)) return reject(reason, kInvalidJson);
+    std::string_view name;
+    if (field.unescaped_key().get(name)) return reject(reason, kInvalidJson);
+    // valid_key_option keeps key_field_ apart from the mapped names.
+    const EnvoyField f =
+        !key_field_.empty() && name == key_field_ ? EnvoyField::kKey : envoy_field_of(name);
+    if (f == EnvoyField::kUnknown) continue;
+    simdjson::ondemand::value v = field.value();
+    Scalar s;
+    if (!read_scalar(v, &s)) return reject(reason, kInvalidJson);
+    // Envoy renders a value it does not have as "-" (or null with json_format).
+    if (s.kind == Scalar::kString && s.text == "-") s = Scalar{Scalar::kNull, {}};
+    const bool is_null = s.kind == Scalar::kNull;
+    switch (f) {
+      case EnvoyField::kStartTime:
+        have_ts = !is_null;
+        if (!is_null && !json_timestamp(v, s, &out->ts_ms))
+          return reject(reason, kInvalidTimestamp);
+        break;
+      case EnvoyField::kStatus: {
+        have_status = !is_null;
+        if (is_null) break;
+        // 0: Envoy sent no response (downstream reset, timeout before upstream answered).
+        int64_t status = 0;
+        if (!json_int(v, s, &status) || status < 100 || status > 599)
+          return reject(reason, kInvalidStatus);
+        out->status = static_cast<int>(status);
+        break;
+      }
+      case EnvoyField::kDuration:
+        have_latency = !is_null;
+        if (is_null) break;
+        if (!json_double(v, s, &out->latency_ms)) return reject(reason, kInvalidLatency);
+        if (out->latency_ms < 0) return reject(reason, kNegativeLatency);
+        break;
+      case EnvoyField::kBytesSent: {
+        int64_t bytes = 0;
+        if (!is_null && (!json_int(v, s, &bytes) || bytes < 0))
+          return reject(reason, kInvalidBytes);
+        out->bytes = bytes;
+        break;
+      }
+      default: {
+        if (s.kind != Scalar::kString && !is_null) {
+          switch (f) {
+            case EnvoyField::kKey:
+              return reject(reason, "invalid key_id");
+            case EnvoyField::kMethod:
+              return reject(reason, kInvalidMethod);
+            case EnvoyField::kPath:
+              return reject(reason, "invalid path");
+            case EnvoyField::kForwardedFor:
+            case EnvoyField::kPeer:
+              return reject(reason, kInvalidIp);
+            case EnvoyField::kUserAgent:
+              return reject(reason, "invalid user_agent");
+            case EnvoyField::kTraceparent:
+              return reject(reason, "invalid traceparent");
+            case EnvoyField::kTrace:
+              return reject(reason, "invalid trace_id");
+            default:
+              return reject(reason, "invalid span_id");
+          }
+        }
+        switch (f) {
+          case EnvoyField::kKey:
+            key = s.text;
+            break;
+          case EnvoyField::kMethod:
+            out->method = s.text;
+            break;
+          case EnvoyField::kPath:
+            path_field = s.text;
+            break;
+          case EnvoyField::kForwardedFor:
+            forwarded = s.text;
+            break;
+          case EnvoyField::kPeer:
+            peer = s.text;
+            break;
+          case EnvoyField::kUserAgent:
+            out->user_agent = s.text;
+            break;
+          case EnvoyField::kTraceparent:
+            traceparent = s.text;
+            break;
+          case EnvoyField::kTrace:
+            out->trace_id = s.text;
+            break;
+          default:
+            out->span_id = s.text;
+            break;
+        }
+        break;
+      }
+    }
+  }
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+    return reject(reason, kInvalidJson);
+
+  // The client is the first X-Forwarded-For hop when it is an address; otherwise the peer. A
+  // junk X-Forwarded-For must not hide a request from the detectors when the peer is known.
+  const std::string_view from_header = address_of(first_forwarded(forwarded));
+  if (!from_header.empty() && valid_ip(from_header)) {
+    out->ip = from_header;
+  } else if (!peer.empty()) {
+    out->ip = address_of(peer);
+  } else {
+    out->ip = from_header;
+  }
+
+  if (!have_ts) return reject(reason, "missing field ts");
+  if (out->ip.empty()) return reject(reason, forwarded.empty() ? "missing field ip" : kInvalidIp);
+  if (out->method.empty()) return reject(reason, "missing field method");
+  if (path_field.empty()) return reject(reason, "missing field path");
+  if (!have_status) return reject(reason, "missing field status");
+  if (!have_latency) return reject(reason, "missing field latency_ms");
+
+  split_query(path_field, &out->path, &out->query);
+  if (out->path.empty()) return reject(reason, "missing field path");
+  if (key_field_.empty()) key = query_param(out->query, query_key_);
+  out->key_id = key.empty() ? std::string_view("-") : key;
+  if (!traceparent.empty() && out->trace_id.empty() && out->span_id.empty())
+    parse_traceparent(traceparent, &out->trace_id, &out->span_id);
+  if (const auto* why = validate_common(out)) return reject(reason, *why);
+  if (!valid_method(out->method)) return reject(reason, kInvalidMethod);
+  return true;
+}
+
 // ---- nginx -----------------------------------------------------------------------------------
 
 class NginxParser final : public LineParser {
  public:
-  NginxParser() {
+  NginxParser(KeySource key_source, std::string query_key)
+      : key_source_(key_source), query_key_(std::move(query_key)) {
     request_buf_.reserve(256);
     agent_buf_.reserve(256);
     key_buf_.reserve(64);
@@ -444,6 +776,9 @@ class NginxParser final : public LineParser {
 
  private:
   bool parse_time_local(std::string_view s, int64_t* ms);
+
+  const KeySource key_source_;
+  const std::string query_key_;  // kQuery: the query parameter holding the key
 
   // Unescaped copies of quoted fields that contained backslash escapes.
   std::string request_buf_, agent_buf_, key_buf_;
@@ -572,6 +907,7 @@ bool NginxParser::parse(std::string_view line, RecordView* out, std::string* rea
   if (!valid_ip(out->ip)) return reject(reason, kInvalidIp);
 
   // " - $remote_user [" : skip ident and user up to the bracket.
+  const size_t ident = c.i;
   const size_t bracket = line.find(" [", c.i);
   if (bracket == std::string_view::npos) return reject(reason, "missing field ts");
   const size_t close = line.find(']', bracket + 2);
@@ -642,17 +978,50 @@ bool NginxParser::parse(std::string_view line, RecordView* out, std::string* rea
     out->latency_ms = value * 1000.0;
   }
 
-  // "$http_x_api_key": absent in the plain combined format; trailing fields are ignored.
-  out->key_id = "-";
-  c.spaces();
-  if (!c.at_end() && line[c.i] == '"') {
-    if (!c.quoted(&raw, &escaped)) return reject(reason, kInvalidLine);
-    std::string_view key = escaped ? unescape(raw, key_buf_) : raw;
-    if (!key.empty()) out->key_id = key;
+  std::string_view key;
+  switch (key_source_) {
+    case KeySource::kField:
+      // "$http_x_api_key": absent in the plain combined format; trailing fields are ignored.
+      c.spaces();
+      if (!c.at_end() && line[c.i] == '"') {
+        if (!c.quoted(&raw, &escaped)) return reject(reason, kInvalidLine);
+        key = escaped ? unescape(raw, key_buf_) : raw;
+      }
+      break;
+    case KeySource::kRemoteUser: {
+      // " $remote_ident $remote_user" before " [": the user is the rest after the ident.
+      std::string_view names = line.substr(ident, bracket - ident);
+      const size_t start = names.find_first_not_of(' ');
+      const size_t space = start == std::string_view::npos ? start : names.find(' ', start);
+      if (space != std::string_view::npos) {
+        std::string_view user = names.substr(space + 1);
+        user.remove_prefix(std::min(user.size(), user.find_first_not_of(' ')));
+        key = user.find('\\') == std::string_view::npos ? user : unescape(user, key_buf_);
+      }
+      break;
+    }
+    case KeySource::kQuery:
+      key = query_param(out->query, query_key_);
+      break;
   }
+  out->key_id = key.empty() ? std::string_view("-") : key;
   if (const auto* why = validate_common(out)) return reject(reason, *why);
   return true;
 }
+
+// Made for options that fail valid_key_option: every line is rejected with the same reason, so
+// the problem shows in ingest reports instead of crashing or silently keying traffic wrong.
+class RejectingParser final : public LineParser {
+ public:
+  explicit RejectingParser(std::string_view why) : why_(why) {}
+  bool parse(std::string_view, RecordView* out, std::string* reason) override {
+    *out = RecordView{};
+    return reject(reason, why_);
+  }
+
+ private:
+  std::string_view why_;
+};
 
 // ---- IP addresses ----------------------------------------------------------------------------
 
@@ -728,12 +1097,53 @@ bool parse_format(std::string_view name, Format* out) {
     *out = Format::kNginx;
     return true;
   }
+  if (name == "envoy") {
+    *out = Format::kEnvoy;
+    return true;
+  }
   return false;
 }
 
+bool valid_key_option(Format format, std::string_view option) {
+  if (option.starts_with("query:")) {
+    return format != Format::kNdjson && valid_query_name(option.substr(6));
+  }
+  switch (format) {
+    case Format::kNginx:
+      return option == "field" || option == "remote_user";
+    case Format::kEnvoy:
+      if (option.empty() || option.size() > 128) return false;
+      for (char c : option) {
+        if (c <= ' ' || c >= 0x7F || c == '"' || c == '\\') return false;
+      }
+      return envoy_field_of(option) == EnvoyField::kUnknown;
+    default:
+      return false;
+  }
+}
+
 std::unique_ptr<LineParser> make_parser(Format format) {
-  if (format == Format::kNginx) return std::make_unique<NginxParser>();
-  return std::make_unique<NdjsonParser>();
+  static const ParseOptions kDefaults;
+  return make_parser(format, kDefaults);
+}
+
+std::unique_ptr<LineParser> make_parser(Format format, const ParseOptions& options) {
+  const std::string& option = format == Format::kNginx ? options.nginx_key : options.envoy_key;
+  if (format != Format::kNdjson && !valid_key_option(format, option))
+    return std::make_unique<RejectingParser>(kInvalidKeyOption);
+  const bool query = option.starts_with("query:");
+  const std::string query_key = query ? option.substr(6) : std::string();
+  switch (format) {
+    case Format::kNginx:
+      return std::make_unique<NginxParser>(query                     ? KeySource::kQuery
+                                           : option == "remote_user" ? KeySource::kRemoteUser
+                                                                     : KeySource::kField,
+                                           query_key);
+    case Format::kEnvoy:
+      return std::make_unique<EnvoyParser>(query ? std::string() : option, query_key);
+    default:
+      return std::make_unique<NdjsonParser>();
+  }
 }
 
 void parse_lines(LineParser& parser, std::string_view data, int64_t first_line,

@@ -15,7 +15,9 @@ ApiRecord::ApiRecord(const RecordView& v)
       bytes(v.bytes),
       user_agent(v.user_agent),
       trace_id(v.trace_id),
-      span_id(v.span_id) {}
+      span_id(v.span_id),
+      parent_span_id(v.parent_span_id),
+      service(v.service) {}
 
 RecordView ApiRecord::view() const {
   RecordView v;
@@ -31,6 +33,8 @@ RecordView ApiRecord::view() const {
   v.user_agent = user_agent;
   v.trace_id = trace_id;
   v.span_id = span_id;
+  v.parent_span_id = parent_span_id;
+  v.service = service;
   return v;
 }
 

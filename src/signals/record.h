@@ -22,6 +22,8 @@ struct RecordView {
   std::string_view user_agent;
   std::string_view trace_id;   // W3C trace id (32 hex) when known
   std::string_view span_id;
+  std::string_view parent_span_id;  // 16 hex when known
+  std::string_view service;         // the service that answered, when the source names it
   int64_t line = 0;            // 1-based line number in its input, set by parse_lines
   std::string_view raw;        // the whole input line, set by parse_lines
 };
@@ -32,7 +34,7 @@ struct ApiRecord {
   int status = 0;
   double latency_ms = 0;
   int64_t bytes = 0;
-  std::string user_agent, trace_id, span_id;
+  std::string user_agent, trace_id, span_id, parent_span_id, service;
 
   ApiRecord() = default;
   explicit ApiRecord(const RecordView& v);
@@ -45,5 +47,6 @@ inline constexpr size_t kMaxPath = 2048;
 inline constexpr size_t kMaxQuery = 4096;
 inline constexpr size_t kMaxUserAgent = 1024;
 inline constexpr size_t kMaxMethod = 16;
+inline constexpr size_t kMaxService = 128;
 
 }  // namespace sira::signals

@@ -1,6 +1,6 @@
-// libFuzzer target for the request-log parsers: NDJSON and nginx lines, line splitting and the IP
-// check must never crash, read out of bounds or accept a record that breaks the RecordView
-// contract, whatever the bytes. Build: see README.md in this folder.
+// libFuzzer target for the request-log parsers: NDJSON, nginx and Envoy lines (with each key
+// option), line splitting and the IP check must never crash, read out of bounds or accept a record
+// that breaks the RecordView contract, whatever the bytes. Build: see README.md in this folder.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -35,9 +35,14 @@ void check(const RecordView& r) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto ndjson = make_parser(Format::kNdjson);
   static auto nginx = make_parser(Format::kNginx);
+  static auto nginx_user = make_parser(Format::kNginx, {.nginx_key = "remote_user"});
+  static auto nginx_query = make_parser(Format::kNginx, {.nginx_key = "query:api_key"});
+  static auto envoy = make_parser(Format::kEnvoy);
+  static auto envoy_query = make_parser(Format::kEnvoy, {.envoy_key = "query:api_key"});
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   ParseStats stats;
-  for (LineParser* parser : {ndjson.get(), nginx.get()}) {
+  for (LineParser* parser : {ndjson.get(), nginx.get(), nginx_user.get(), nginx_query.get(),
+                             envoy.get(), envoy_query.get()}) {
     parse_lines(
         *parser, input, 1, [](const RecordView& r) { check(r); },
         [](int64_t line, std::string_view reason) {
@@ -47,5 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (stats.lines != stats.records + stats.rejected) std::abort();
   (void)valid_ip(input);
+  (void)valid_key_option(Format::kNginx, input);
+  (void)valid_key_option(Format::kEnvoy, input);
   return 0;
 }

@@ -588,5 +588,36 @@ TEST_F(GuardEngineTest, DailyPointsOutliveTheDayRingUntilTheRetention) {
   EXPECT_FALSE(engine_->metrics("ten_a", "k0", "90d").has_value());
 }
 
+TEST_F(GuardEngineTest, SpansAreStoredForTheTraceRetention) {
+  GuardConfig c;
+  c.traces_retention_days = 7;
+  make_engine(c);
+  Rec r;
+  r.ts = now() - kMinute;
+  r.key = "key_tr";
+  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  r.path = "/v1/users/jane@example.com";
+  ingest(line(r));
+  // A restart: the ring of recent records is gone, the span is not.
+  make_engine(c);
+  DebugPackRequest req;
+  req.key_id = "key_tr";
+  req.start_ms = now() - kHour;
+  req.end_ms = now();
+  auto pack = engine_->create_debug_pack("ten_a", "tok_admin", req);
+  ASSERT_TRUE(pack.has_value()) << pack.error().detail;
+  auto bundle = engine_->open_debug_pack(pack->access_token, "127.0.0.1");
+  ASSERT_TRUE(bundle.has_value());
+  bj::value v = bj::parse(*bundle);
+  const auto& traces = v.at("traces").as_array();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(traces[0].at("traceId").as_string(), r.trace_id);
+  EXPECT_EQ(bundle->find("jane@example.com"), std::string::npos);
+  // Eight days later the span is purged.
+  auto n = engine_->purge(now() + 8 * kDay);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 1);
+}
+
 }  // namespace
 }  // namespace sira::guard

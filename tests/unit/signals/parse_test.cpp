@@ -1,4 +1,5 @@
-// NDJSON and nginx parsers: golden lines, every rejection reason, line splitting, IP checks.
+// NDJSON and nginx parsers (Envoy: parse_envoy_test.cpp): golden lines, every rejection reason,
+// line splitting, IP checks.
 #include "signals/parse.h"
 
 #include <gtest/gtest.h>
@@ -377,7 +378,11 @@ TEST(ParseFormat, Names) {
   EXPECT_EQ(f, Format::kNdjson);
   EXPECT_TRUE(parse_format("nginx", &f));
   EXPECT_EQ(f, Format::kNginx);
+  EXPECT_TRUE(parse_format("envoy", &f));
+  EXPECT_EQ(f, Format::kEnvoy);
   EXPECT_FALSE(parse_format("csv", &f));
+  EXPECT_FALSE(parse_format("Envoy", &f));
+  EXPECT_EQ(f, Format::kEnvoy);  // unchanged on failure
 }
 
 TEST(SignalsRecord, RoundTrip) {
