@@ -109,6 +109,8 @@ struct Engine::TenantState {
   std::vector<uint64_t> stored_bloom;
   int64_t evicted = 0;
   size_t memory_estimate = 0;   // last measured rollup memory
+  size_t keys_at_measure = 0;   // keys in memory then
+  uint64_t measured_at_sequence = 0;
   // The last records as their raw lines (one copy per record; parsed again only when a debug
   // pack is built).
   struct RawLine {
@@ -456,9 +458,19 @@ Status Engine::write_snapshots(const std::string& tenant_id, TenantState& t,
 }
 
 void Engine::evict_over_budget(const std::string& tenant_id, TenantState& t, Status* error) {
+  // Measuring walks every key: only when the last measure, scaled to today's key count, comes
+  // near the budget, or once every 4M records (keys also grow without new keys arriving).
+  const size_t keys = t.keys.size();
+  const size_t estimate = t.keys_at_measure > 0 ? t.memory_estimate / t.keys_at_measure * keys
+                                                : keys * 4096;
+  if (estimate < config_.memory_budget_bytes / 10 * 9 &&
+      t.sequence - t.measured_at_sequence < (uint64_t{1} << 22))
+    return;
   size_t total = 0;
   for (const auto& [key, ks] : t.keys) total += ks.rollup.memory_bytes() + entry_overhead(key);
   t.memory_estimate = total;
+  t.keys_at_measure = std::max<size_t>(keys, 1);
+  t.measured_at_sequence = t.sequence;
   if (total <= config_.memory_budget_bytes) return;
   // Least recently seen first, down to 3/4 of the budget; keys waiting for evaluation stay.
   std::vector<std::pair<uint64_t, const std::string*>> order;
@@ -487,6 +499,7 @@ void Engine::evict_over_budget(const std::string& tenant_id, TenantState& t, Sta
   }
   t.evicted += static_cast<int64_t>(victims.size());
   t.memory_estimate = total;
+  t.keys_at_measure = std::max<size_t>(t.keys.size(), 1);
   metrics_.counter("sira_guard_rollups_evicted_total",
                    "Key rollups written to the store and dropped from memory (memory budget).",
                    {{"tenant", tenant_id}})

@@ -29,10 +29,14 @@ uint32_t saturating_add(uint32_t a, uint64_t b) {
 // ByteWriter / ByteReader
 
 void ByteWriter::u32(uint32_t v) {
-  for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out_.append(b, 4);
 }
 void ByteWriter::u64(uint64_t v) {
-  for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out_.append(b, 8);
 }
 void ByteWriter::f64(double v) { u64(std::bit_cast<uint64_t>(v)); }
 void ByteWriter::bytes(std::string_view v) {
