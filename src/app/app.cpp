@@ -166,6 +166,14 @@ class KafkaIngest {
     o.group = config.kafka.group;
     o.batch_max_messages = config.kafka.batch_max_messages;
     o.batch_max_ms = config.kafka.batch_max_ms;
+    std::string_view props = config.kafka.properties;
+    while (!props.empty()) {
+      size_t comma = props.find(',');
+      std::string_view item = props.substr(0, comma);
+      size_t eq = item.find('=');
+      o.extra[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+      props = comma == std::string_view::npos ? std::string_view() : props.substr(comma + 1);
+    }
     auto source = SIRA_TRY(signals::KafkaSource::open(o));
     return std::unique_ptr<KafkaIngest>(new KafkaIngest(ctx, tenant.id, format, std::move(source)));
   }

@@ -184,6 +184,21 @@ const std::vector<KeySpec>& specs() {
        text([](Config& c) -> std::string& { return c.kafka.format; }, {"ndjson", "nginx", "envoy"})},
       {"kafka.batch_max_messages",
        integer([](Config& c) -> int64_t& { return c.kafka.batch_max_messages; }, 1, 1000000)},
+      {"kafka.properties",
+       [](Config& c, const std::string& v) -> std::string {
+         size_t start = 0;
+         while (start <= v.size()) {
+           size_t end = v.find(',', start);
+           if (end == std::string::npos) end = v.size();
+           std::string_view item(v.data() + start, end - start);
+           auto eq = item.find('=');
+           if (eq == std::string_view::npos || eq == 0)
+             return "must be name=value pairs separated by commas, got \"" + v + "\"";
+           start = end + 1;
+         }
+         c.kafka.properties = v;
+         return "";
+       }},
       {"kafka.batch_max_ms",
        integer([](Config& c) -> int64_t& { return c.kafka.batch_max_ms; }, 1, 60000)},
   };

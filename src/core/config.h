@@ -77,6 +77,9 @@ struct Config {
     std::string format = "ndjson";  // ndjson | nginx | envoy: one record per message
     int64_t batch_max_messages = 10000;
     int64_t batch_max_ms = 200;
+    // Extra librdkafka properties, "name=value" pairs separated by commas (e.g.
+    // "security.protocol=SSL,session.timeout.ms=10000").
+    std::string properties;
   } kafka;
 };
 

@@ -185,7 +185,7 @@ class Engine {
   Status write_snapshots(const std::string& tenant_id, TenantState& t,
                          const std::vector<std::string>& key_ids);
   void evict_over_budget(const std::string& tenant_id, TenantState& t, Status* error);
-  static constexpr uint64_t kMemoryCheckMask = (uint64_t{1} << 19) - 1;
+  static constexpr uint64_t kMemoryCheckMask = (uint64_t{1} << 16) - 1;
 
   Status act(const std::string& tenant_id, TenantState& t, const std::string& key_id,
              const Evaluation& eval, int64_t now_event_ms, const std::string& actor,

@@ -117,6 +117,34 @@ TEST_F(ConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(c->listen, "127.0.0.1:9100");
 }
 
+TEST_F(ConfigTest, SeedEnvironmentNamesAndKafkaProperties) {
+  auto c = load_config("", {{"METRICS_RETENTION_DAYS", "30"}, {"TRACES_RETENTION_DAYS", "3"}}, {});
+  ASSERT_TRUE(c.has_value()) << c.error().detail;
+  EXPECT_EQ(c->signals.metrics_retention_days, 30);
+  EXPECT_EQ(c->signals.traces_retention_days, 3);
+  // The SIRA_ name wins over the seed's.
+  c = load_config("", {{"METRICS_RETENTION_DAYS", "30"}, {"SIRA_SIGNALS_METRICS_RETENTION_DAYS", "60"}},
+                  {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->signals.metrics_retention_days, 60);
+  c = load_config("", {{"TRACES_RETENTION_DAYS", "0"}}, {});
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().field, "signals.traces_retention_days");
+
+  c = load_config("", {{"SIRA_KAFKA_PROPERTIES", "security.protocol=SSL,session.timeout.ms=6000"}}, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->kafka.properties, "security.protocol=SSL,session.timeout.ms=6000");
+  for (const char* bad : {"novalue", "a=1,,b=2", "=x", "a=1,"}) {
+    c = load_config("", {{"SIRA_KAFKA_PROPERTIES", bad}}, {});
+    ASSERT_FALSE(c.has_value()) << bad;
+    EXPECT_EQ(c.error().field, "kafka.properties");
+  }
+  c = load_config("", {}, {{"signals.nginx_key", "query:"}});
+  ASSERT_FALSE(c.has_value());
+  c = load_config("", {}, {{"kafka.format", "avro"}});
+  ASSERT_FALSE(c.has_value());
+}
+
 TEST_F(ConfigTest, BadValuesNameTheKey) {
   auto c = load_config(write("http:\n  max_body_bytes: -5\n"), {}, {});
   ASSERT_FALSE(c.has_value());
