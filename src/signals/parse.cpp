@@ -302,6 +302,33 @@ SIRA_HOT_INLINE bool json_double(simdjson::ondemand::value& v, const Scalar& s, 
   return std::isfinite(*d);
 }
 
+// The numeric fields both JSON formats share. Each returns the rejection reason, or nullptr
+// when the value was taken (or is null: absent).
+SIRA_HOT_INLINE const std::string_view* json_status(simdjson::ondemand::value& v, const Scalar& s,
+                                                    RecordView* out) {
+  if (s.kind == Scalar::kNull) return nullptr;
+  int64_t status = 0;
+  if (!json_int(v, s, &status) || status < 100 || status > 599) return &kInvalidStatus;
+  out->status = static_cast<int>(status);
+  return nullptr;
+}
+
+SIRA_HOT_INLINE const std::string_view* json_latency(simdjson::ondemand::value& v, const Scalar& s,
+                                                     RecordView* out) {
+  if (s.kind == Scalar::kNull) return nullptr;
+  if (!json_double(v, s, &out->latency_ms)) return &kInvalidLatency;
+  if (out->latency_ms < 0) return &kNegativeLatency;
+  return nullptr;
+}
+
+SIRA_HOT_INLINE const std::string_view* json_bytes(simdjson::ondemand::value& v, const Scalar& s,
+                                                   RecordView* out) {
+  int64_t bytes = 0;
+  if (s.kind != Scalar::kNull && (!json_int(v, s, &bytes) || bytes < 0)) return &kInvalidBytes;
+  out->bytes = bytes;
+  return nullptr;
+}
+
 // ---- NDJSON ----------------------------------------------------------------------------------
 
 enum class Field {
@@ -408,29 +435,17 @@ bool NdjsonParser::parse(std::string_view line, RecordView* out, std::string* re
           return reject(reason, kInvalidTimestamp);
         break;
       }
-      case Field::kStatus: {
+      case Field::kStatus:
         have_status = !is_null;
-        if (is_null) break;
-        int64_t status = 0;
-        if (!json_int(v, s, &status) || status < 100 || status > 599)
-          return reject(reason, kInvalidStatus);
-        out->status = static_cast<int>(status);
+        if (const auto* why = json_status(v, s, out)) return reject(reason, *why);
         break;
-      }
-      case Field::kLatency: {
+      case Field::kLatency:
         have_latency = !is_null;
-        if (is_null) break;
-        if (!json_double(v, s, &out->latency_ms)) return reject(reason, kInvalidLatency);
-        if (out->latency_ms < 0) return reject(reason, kNegativeLatency);
+        if (const auto* why = json_latency(v, s, out)) return reject(reason, *why);
         break;
-      }
-      case Field::kBytes: {
-        int64_t bytes = 0;
-        if (!is_null && (!json_int(v, s, &bytes) || bytes < 0))
-          return reject(reason, kInvalidBytes);
-        out->bytes = bytes;
+      case Field::kBytes:
+        if (const auto* why = json_bytes(v, s, out)) return reject(reason, *why);
         break;
-      }
       default: {
         if (s.kind != Scalar::kString && !is_null) {
           switch (f) {
@@ -652,29 +667,18 @@ bool EnvoyParser::parse(std::string_view line, RecordView* out, std::string* rea
         if (!is_null && !json_timestamp(v, s, &out->ts_ms))
           return reject(reason, kInvalidTimestamp);
         break;
-      case EnvoyField::kStatus: {
-        have_status = !is_null;
-        if (is_null) break;
+      case EnvoyField::kStatus:
         // 0: Envoy sent no response (downstream reset, timeout before upstream answered).
-        int64_t status = 0;
-        if (!json_int(v, s, &status) || status < 100 || status > 599)
-          return reject(reason, kInvalidStatus);
-        out->status = static_cast<int>(status);
+        have_status = !is_null;
+        if (const auto* why = json_status(v, s, out)) return reject(reason, *why);
         break;
-      }
       case EnvoyField::kDuration:
         have_latency = !is_null;
-        if (is_null) break;
-        if (!json_double(v, s, &out->latency_ms)) return reject(reason, kInvalidLatency);
-        if (out->latency_ms < 0) return reject(reason, kNegativeLatency);
+        if (const auto* why = json_latency(v, s, out)) return reject(reason, *why);
         break;
-      case EnvoyField::kBytesSent: {
-        int64_t bytes = 0;
-        if (!is_null && (!json_int(v, s, &bytes) || bytes < 0))
-          return reject(reason, kInvalidBytes);
-        out->bytes = bytes;
+      case EnvoyField::kBytesSent:
+        if (const auto* why = json_bytes(v, s, out)) return reject(reason, *why);
         break;
-      }
       default: {
         if (s.kind != Scalar::kString && !is_null) {
           switch (f) {
