@@ -19,7 +19,7 @@ constexpr int64_t kDaySlots = 30;
 constexpr size_t kTopIpCapacity = 8;
 constexpr size_t kWindowTopIpCapacity = 64;
 constexpr size_t kTopIpsReported = 5;
-constexpr int kHllPrecision = 12;
+constexpr int kHllPrecision = 14;  // 0.8 % standard error: <= 2 % at 100,000 distinct IPs
 constexpr double kAccuracy = 0.01;
 
 int64_t floor_div(int64_t a, int64_t b) {

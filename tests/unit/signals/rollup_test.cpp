@@ -149,6 +149,24 @@ TEST(RollupWindow, ManyIpsUseHyperLogLog) {
   EXPECT_NEAR(static_cast<double>(w.unique_ips), 5000, 5000 * 0.05);
 }
 
+// The bound: distinct IPs within 2 % at 100,000 uniques, over a key's hour (the minutes'
+// HyperLogLogs merged), for several address sets.
+TEST(RollupWindow, HundredThousandDistinctIpsWithinTwoPercent) {
+  for (int set = 0; set < 4; ++set) {
+    KeyRollup k;
+    const int n = 100000;
+    for (int i = 0; i < n; ++i) {
+      const uint32_t a = static_cast<uint32_t>(i) * 2654435761u + static_cast<uint32_t>(set) * 7919u;
+      add(k, kT0 + (i % 60) * kMin, 200, 5,
+          std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 255) + "." +
+              std::to_string(a >> 8 & 255) + "." + std::to_string(a & 255));
+    }
+    const WindowSummary w = k.window(kT0 + 60 * kMin - 1, 60 * kMin);
+    EXPECT_EQ(w.requests, n);
+    EXPECT_NEAR(static_cast<double>(w.unique_ips), n, n * 0.02) << "set " << set;
+  }
+}
+
 TEST(RollupRing, RecyclesAfterSixtyOneMinutes) {
   KeyRollup k;
   add(k, kT0, 500);
