@@ -8,11 +8,14 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "api/idempotency.h"
 #include "api/routes.h"
 #include "core/log.h"
+#include "http/client.h"
 #include "http/server.h"
 #include "signals/kafka.h"
 #include "store/sqlite.h"
@@ -31,7 +34,8 @@ std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> all;
   for (auto&& list : {audit::AuditLog::migrations(), auth::AuthService::migrations(),
                       api::IdempotencyStore::migrations(), guard::Decisions::migrations(),
-                      guard::Engine::migrations()})
+                      guard::Engine::migrations(), alerts::AlertService::migrations(),
+                      alerts::Dispatcher::migrations()})
     all.insert(all.end(), list.begin(), list.end());
   return all;
 }
@@ -61,6 +65,31 @@ DataLock::DataLock(DataLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
 DataLock::~DataLock() {
   if (fd_ >= 0) ::close(fd_);
 }
+
+namespace {
+
+// Notifiers reach webhooks, Slack and PagerDuty through the HTTP client of src/http.
+class HttpTransport final : public alerts::Transport {
+ public:
+  Result<int> post(const std::string& url, const std::string& content_type, const std::string& body,
+                   const std::vector<std::pair<std::string, std::string>>& headers,
+                   int64_t timeout_ms) override {
+    http::ClientRequest req;
+    req.url = url;
+    req.body = body;
+    req.timeout_ms = timeout_ms;
+    req.headers = headers;
+    req.headers.emplace_back("Content-Type", content_type);
+    auto r = client_.send(req);
+    if (!r) return std::unexpected(r.error());
+    return r->status;
+  }
+
+ private:
+  http::Client client_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const Clock& clock,
                                               const OpenOptions& o) {
@@ -98,7 +127,35 @@ Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const
   SIRA_CHECK(ctx->decisions->load());
   ctx->guard = std::make_unique<guard::Engine>(*ctx->db, *ctx->audit, *ctx->decisions, clock,
                                                ctx->metrics, o.guard);
+  ctx->alerts = std::make_unique<alerts::AlertService>(*ctx->db, *ctx->audit, clock, ctx->metrics,
+                                                       o.alerting, o.alerting_text);
+  SIRA_CHECK(ctx->alerts->load());
+  ctx->transport = std::make_unique<HttpTransport>();
+  ctx->dispatcher = std::make_unique<alerts::Dispatcher>(*ctx->db, *ctx->audit, clock, ctx->metrics,
+                                                         *ctx->alerts, *ctx->transport, o.dispatch);
   return ctx;
+}
+
+Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
+    const Config& config, std::vector<std::string>* unsupported) {
+  std::string text = alerts::default_config_yaml();
+  if (!config.alerts.config_file.empty()) {
+    std::ifstream in(config.alerts.config_file, std::ios::binary);
+    if (!in)
+      return fail(ErrorCode::kConfig, "cannot read alerts.config_file " + config.alerts.config_file,
+                  "alerts.config_file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto parsed = alerts::parse_alerting_config(text, unsupported);
+  if (!parsed)
+    return fail(ErrorCode::kConfig,
+                (config.alerts.config_file.empty() ? std::string("default alerting config")
+                                                   : config.alerts.config_file) +
+                    ": " + parsed.error().detail,
+                "alerts.config_file");
+  return std::make_pair(std::move(*parsed), std::move(text));
 }
 
 guard::GuardConfig guard_config(const Config& c) {
@@ -205,6 +262,44 @@ class KafkaIngest {
   std::jthread thread_;
 };
 
+// Alert groups are flushed every 100 ms (group_wait/group_interval are checked against each
+// group's own clock), notifications delivered on a second thread so a slow receiver never delays
+// a flush; resolved alerts are forgotten an hour after they were dealt with.
+class NotifyLoop {
+ public:
+  explicit NotifyLoop(Context& ctx) : ctx_(ctx) {
+    flusher_ = std::jthread([this](std::stop_token stop) {
+      auto next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+      while (!stop.stop_requested()) {
+        if (auto n = ctx_.dispatcher->flush(); !n)
+          log_warn("alert flush failed", {{"error", n.error().detail}});
+        if (std::chrono::steady_clock::now() >= next_gc) {
+          (void)ctx_.alerts->gc(ctx_.clock.now_ms() - 3600 * 1000);
+          next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+        }
+        sleep(stop, std::chrono::milliseconds(100));
+      }
+    });
+    sender_ = std::jthread([this](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        if (auto n = ctx_.dispatcher->deliver(); !n)
+          log_warn("notification delivery failed", {{"error", n.error().detail}});
+        sleep(stop, std::chrono::milliseconds(100));
+      }
+    });
+  }
+
+ private:
+  static void sleep(std::stop_token& stop, std::chrono::milliseconds d) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait_for(lock, stop, d, [] { return false; });
+  }
+  Context& ctx_;
+  std::jthread flusher_, sender_;
+};
+
 int64_t system_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -301,6 +396,20 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   oo.read_connections = static_cast<int>(config.store.read_connections);
   oo.busy_timeout_ms = static_cast<int>(config.store.busy_timeout_ms);
   oo.guard = guard_config(config);
+  std::vector<std::string> unsupported;
+  auto alerting = load_alerting(config, &unsupported);
+  if (!alerting) {
+    log_error("bad configuration", {{"error", alerting.error().detail}});
+    return 1;
+  }
+  for (const auto& field : unsupported)
+    log_warn("alerting config: field not supported, ignored", {{"field", field}});
+  oo.alerting = std::move(alerting->first);
+  oo.alerting_text = std::move(alerting->second);
+  oo.dispatch.external_url = config.public_url;
+  oo.dispatch.retry_initial_ms = config.alerts.retry_initial_ms;
+  oo.dispatch.retry_max_ms = config.alerts.retry_max_ms;
+  oo.dispatch.max_attempts = config.alerts.max_attempts;
   auto opened = open_context(config.data_dir, clock, oo);
   if (!opened) {
     log_error("cannot start", {{"error", opened.error().detail}});
@@ -336,6 +445,18 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   std::atomic<bool> draining{false};
   api::Services services{*ctx.auth, *ctx.audit, idem, ctx.metrics, clock, nullptr,
                          ctx.decisions.get(), ctx.guard.get()};
+  services.alerts = ctx.alerts.get();
+  services.dispatcher = ctx.dispatcher.get();
+  if (!config.alerts.anonymous_tenant.empty()) {
+    auto anon = ctx.auth->find_tenant(config.alerts.anonymous_tenant);
+    if (!anon) {
+      log_error("bad configuration", {{"error", "alerts.anonymous_tenant: " + anon.error().detail}});
+      return 1;
+    }
+    services.alerts_anonymous_tenant = anon->id;
+  }
+  services.version = SIRA_BUILD_VERSION;
+  services.revision = SIRA_BUILD_REVISION;
   services.readiness = [&]() {
     std::vector<api::Check> checks;
     auto tx = ctx.db->begin(store::TxKind::kRead);
@@ -380,6 +501,7 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   {
     BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds,
                         config.guard.flush_interval_seconds);
+    NotifyLoop notify(ctx);
     std::unique_ptr<KafkaIngest> kafka;
     if (!config.kafka.brokers.empty()) {
       auto k = KafkaIngest::start(ctx, config);

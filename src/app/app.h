@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "guard/decisions.h"
+#include "alerts/dispatch.h"
+#include "alerts/service.h"
 #include "guard/engine.h"
 #include "store/database.h"
 #include "store/migrations.h"
@@ -55,6 +57,9 @@ struct Context {
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<guard::Decisions> decisions;
   std::unique_ptr<guard::Engine> guard;
+  std::unique_ptr<alerts::AlertService> alerts;
+  std::unique_ptr<alerts::Transport> transport;  // outbound HTTP for notifiers
+  std::unique_ptr<alerts::Dispatcher> dispatcher;
   std::vector<audit::VerifyReport> startup_verification;
 
   Context(const std::string& data_dir, const Clock& c) : paths(data_dir), clock(c) {}
@@ -67,7 +72,16 @@ struct OpenOptions {
   int read_connections = 4;
   int busy_timeout_ms = 5000;
   guard::GuardConfig guard;
+  // Routing, receivers and inhibition (Alertmanager's configuration) and its text as loaded.
+  alerts::AlertingConfig alerting;
+  std::string alerting_text;
+  alerts::DispatchOptions dispatch;
 };
+
+// Reads alerts.config_file (an alertmanager.yml), or sira's default routing when none is set.
+// `unsupported` gets the fields sira does not act on.
+Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
+    const Config& config, std::vector<std::string>* unsupported);
 
 // The guard settings of a Config.
 guard::GuardConfig guard_config(const Config& config);

@@ -41,22 +41,26 @@ bool role_grants(Role r, Permission p) {
       // Read-only access to everything, including the audit log.
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
              p == Permission::kTokensRead || p == Permission::kAuditRead ||
-             p == Permission::kGuardRead;
+             p == Permission::kGuardRead || p == Permission::kAlertsRead;
     case Role::kCompliance:
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
-             p == Permission::kAuditRead || p == Permission::kGuardRead;
+             p == Permission::kAuditRead || p == Permission::kGuardRead ||
+             p == Permission::kAlertsRead;
     case Role::kFraudOps:
       // Fraud operations own SIRA Guard: they act on keys and IPs.
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
              p == Permission::kSignalsIngest || p == Permission::kGuardRead ||
-             p == Permission::kGuardWrite || p == Permission::kDebugPacks;
+             p == Permission::kGuardWrite || p == Permission::kDebugPacks ||
+             p == Permission::kAlertsRead || p == Permission::kSilencesWrite;
     case Role::kOps:
+      // Operators run the alerting: Prometheus posts with an ops token, on-call silences.
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
              p == Permission::kSignalsIngest || p == Permission::kGuardRead ||
-             p == Permission::kDebugPacks;
+             p == Permission::kDebugPacks || p == Permission::kAlertsPost ||
+             p == Permission::kAlertsRead || p == Permission::kSilencesWrite;
     case Role::kPayAdmin:
       return p == Permission::kTenantsRead || p == Permission::kUsersRead ||
-             p == Permission::kGuardRead;
+             p == Permission::kGuardRead || p == Permission::kAlertsRead;
   }
   return false;
 }
@@ -76,6 +80,9 @@ std::string_view permission_name(Permission p) {
     case Permission::kGuardRead: return "guard:read";
     case Permission::kGuardWrite: return "guard:write";
     case Permission::kDebugPacks: return "debug-packs:create";
+    case Permission::kAlertsPost: return "alerts:post";
+    case Permission::kAlertsRead: return "alerts:read";
+    case Permission::kSilencesWrite: return "silences:write";
   }
   return "unknown";
 }

@@ -24,6 +24,9 @@ enum class Permission {
   kGuardRead,      // metrics, suspicious events, recommendations, decisions
   kGuardWrite,     // manual decisions, allowlist, bouncers, recommendation status
   kDebugPacks,     // create shareable debug packs
+  kAlertsPost,     // push alerts (Prometheus, sira's own detections)
+  kAlertsRead,     // alerts, groups, silences, receivers, notifications
+  kSilencesWrite,  // create, update and expire silences
 };
 
 std::optional<Role> parse_role(std::string_view name);

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <sys/stat.h>
 
+#include "alerts/config.h"
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -261,6 +264,14 @@ int main(int argc, char** argv) {
   badd->add_option("--data", data, "data directory");
   badd->add_option("--tenant", tenant, "tenant id or name");
 
+  // alerts
+  auto* alerts_cmd = cli.add_subcommand("alerts", "alerting configuration");
+  alerts_cmd->require_subcommand(1);
+  auto* check_config = alerts_cmd->add_subcommand(
+      "check-config", "validate an alertmanager.yml (or sira's alerting file) and name every field sira does not support");
+  std::string alerting_file;
+  check_config->add_option("file", alerting_file, "alertmanager.yml")->required();
+
   auto* version = cli.add_subcommand("version", "print the version");
 
   try {
@@ -368,6 +379,20 @@ int main(int argc, char** argv) {
   }
 
   if (*verify) return run_verify(data, tenant);
+
+  if (*check_config) {
+    std::ifstream in(alerting_file, std::ios::binary);
+    if (!in) return die("cannot read " + alerting_file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::vector<std::string> unsupported;
+    auto parsed = alerts::parse_alerting_config(text.str(), &unsupported);
+    if (!parsed) return die(alerting_file + ": " + parsed.error().detail);
+    std::cout << alerting_file << ": valid (" << parsed->receivers.size() << " receivers, "
+              << parsed->inhibit_rules.size() << " inhibit rules)\n";
+    for (const auto& field : unsupported) std::cout << "  not supported, ignored: " << field << "\n";
+    return 0;
+  }
 
   if (*ingest) return run_ingest(data, tenant, file, format_name, ingest_config);
 

@@ -199,6 +199,15 @@ const std::vector<KeySpec>& specs() {
          c.kafka.properties = v;
          return "";
        }},
+      {"alerts.config_file", text([](Config& c) -> std::string& { return c.alerts.config_file; }, {})},
+      {"alerts.retry_initial_ms",
+       integer([](Config& c) -> int64_t& { return c.alerts.retry_initial_ms; }, 10, 3600000)},
+      {"alerts.retry_max_ms",
+       integer([](Config& c) -> int64_t& { return c.alerts.retry_max_ms; }, 10, 86400000)},
+      {"alerts.max_attempts",
+       integer([](Config& c) -> int64_t& { return c.alerts.max_attempts; }, 1, 1000)},
+      {"alerts.anonymous_tenant",
+       text([](Config& c) -> std::string& { return c.alerts.anonymous_tenant; }, {})},
       {"kafka.batch_max_ms",
        integer([](Config& c) -> int64_t& { return c.kafka.batch_max_ms; }, 1, 60000)},
   };

@@ -81,6 +81,13 @@ struct Config {
     // "security.protocol=SSL,session.timeout.ms=10000").
     std::string properties;
   } kafka;
+  struct Alerts {
+    std::string config_file;       // an alertmanager.yml (route, receivers, inhibit_rules...)
+    std::string anonymous_tenant;  // tenant id of /api/v2 calls without credentials; "" = refused
+    int64_t retry_initial_ms = 1000;  // first retry of a failed notification, doubled each time
+    int64_t retry_max_ms = 300000;
+    int64_t max_attempts = 10;        // then the notification is dead (replayable)
+  } alerts;
 };
 
 // Names of every key accepted in sira.yaml / SIRA_* (dotted form).

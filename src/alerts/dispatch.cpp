@@ -1,0 +1,513 @@
+// Dispatcher: groups, Alertmanager's notify decision, the durable notification queue.
+#include "alerts/dispatch.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <random>
+
+#include "alerts/route.h"
+#include "core/crypto.h"
+#include "core/log.h"
+
+namespace sira::alerts {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string fps_json(const std::set<uint64_t>& fps) {
+  bj::array a;
+  for (uint64_t fp : fps) a.push_back(bj::value(fingerprint_hex(fp)));
+  return bj::serialize(a);
+}
+
+std::set<uint64_t> fps_from(const std::string& text) {
+  std::set<uint64_t> out;
+  boost::system::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    uint64_t fp = 0;
+    if (e.is_string() && parse_fingerprint_hex(e.as_string(), &fp)) out.insert(fp);
+  }
+  return out;
+}
+
+bool subset(const std::set<uint64_t>& small, const std::set<uint64_t>& big) {
+  return std::includes(big.begin(), big.end(), small.begin(), small.end());
+}
+
+bj::object labels_json(const LabelSet& l) {
+  bj::object o;
+  for (const auto& [k, v] : l) o[k] = v;
+  return o;
+}
+
+// Labels (or annotations) every alert has with the same value.
+LabelSet common(const std::vector<const AlertView*>& alerts, bool annotations) {
+  LabelSet out;
+  if (alerts.empty()) return out;
+  out = annotations ? alerts[0]->alert.annotations : alerts[0]->alert.labels;
+  for (const AlertView* a : alerts) {
+    const LabelSet& l = annotations ? a->alert.annotations : a->alert.labels;
+    std::erase_if(out, [&](const auto& kv) {
+      auto it = l.find(kv.first);
+      return it == l.end() || it->second != kv.second;
+    });
+  }
+  return out;
+}
+
+std::string title(size_t firing, bool any_firing, const LabelSet& labels) {
+  std::string t = any_firing ? "[FIRING:" + std::to_string(firing) + "]" : "[RESOLVED]";
+  for (const auto& [k, v] : labels) t += " " + v;
+  return t;
+}
+
+// Alertmanager's default fields are Go templates sira does not render: they mean "the default".
+std::string or_default(const std::string& configured, const std::string& fallback) {
+  return configured.empty() || configured.find("{{") != std::string::npos ? fallback : configured;
+}
+
+int64_t jitter(int64_t ms) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> d(0, std::max<int64_t>(ms / 5, 1));
+  return ms + d(rng);
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,
+                       MetricsRegistry& metrics, AlertService& alerts, Transport& transport,
+                       DispatchOptions options)
+    : db_(db),
+      audit_(audit),
+      clock_(clock),
+      metrics_(metrics),
+      alerts_(alerts),
+      transport_(transport),
+      options_(std::move(options)) {}
+
+std::vector<store::Migration> Dispatcher::migrations() {
+  return {{"alerts", 2, "notification log and queue",
+           "CREATE TABLE alert_nflog ("
+           " tenant_id TEXT NOT NULL, receiver TEXT NOT NULL, integration TEXT NOT NULL,"
+           " group_key TEXT NOT NULL, firing TEXT NOT NULL, resolved TEXT NOT NULL,"
+           " notified_at INTEGER NOT NULL,"
+           " PRIMARY KEY (tenant_id, receiver, integration, group_key));"
+           "CREATE TABLE alert_notifications ("
+           " id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, receiver TEXT NOT NULL,"
+           " integration TEXT NOT NULL, kind TEXT NOT NULL, group_key TEXT NOT NULL,"
+           " url TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,"
+           " attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,"
+           " created_at INTEGER NOT NULL, sent_at INTEGER NOT NULL, last_error TEXT NOT NULL,"
+           " firing INTEGER NOT NULL, resolved INTEGER NOT NULL);"
+           "CREATE INDEX alert_notifications_due ON alert_notifications (status, next_attempt_at);"
+           "CREATE INDEX alert_notifications_tenant ON alert_notifications (tenant_id, id);"}};
+}
+
+Result<int64_t> Dispatcher::flush() {
+  std::vector<AlertService::Snapshot> snap = alerts_.snapshot();
+  const AlertingConfig& cfg = alerts_.config();
+  const int64_t now = clock_.now_ms();
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::map<uint64_t, const AlertView*>> by_tenant;
+  for (const auto& s : snap) by_tenant[s.tenant_id][s.view.alert.fp] = &s.view;
+  for (const auto& s : snap) {
+    const Alert& a = s.view.alert;
+    for (const Route* r : match_routes(cfg.route, a.labels)) {
+      LabelSet gl = group_labels(*r, a.labels);
+      std::string key = group_key(*r, gl);
+      std::string id = s.tenant_id + '\x1f' + r->id() + '\x1f' + key;
+      auto [it, created] = groups_.try_emplace(id);
+      Group& g = it->second;
+      if (created) {
+        g.tenant_id = s.tenant_id;
+        g.group_key = key;
+        g.receiver = r->receiver;
+        g.route = r;
+        g.labels = std::move(gl);
+        g.next_flush_at = now + r->group_wait_ms;
+      }
+      auto done = g.done_resolved.find(a.fp);
+      if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
+        continue;  // its resolution was already dealt with
+      g.fps.insert(a.fp);
+    }
+  }
+  int64_t queued = 0;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    Group& g = it->second;
+    const auto& alerts = by_tenant[g.tenant_id];
+    std::erase_if(g.fps, [&](uint64_t fp) { return !alerts.contains(fp); });
+    std::erase_if(g.done_resolved, [&](const auto& kv) { return !alerts.contains(kv.first); });
+    if (g.next_flush_at <= now && !g.fps.empty()) {
+      auto n = flush_group(g, alerts, now);
+      if (!n) return std::unexpected(n.error());
+      queued += *n;
+      g.next_flush_at = now + g.route->group_interval_ms;
+    }
+    if (g.fps.empty() && g.done_resolved.empty()) {
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return queued;
+}
+
+Result<int64_t> Dispatcher::flush_group(Group& g,
+                                        const std::map<uint64_t, const AlertView*>& alerts,
+                                        int64_t now) {
+  const AlertingConfig& cfg = alerts_.config();
+  const Receiver* receiver = cfg.find_receiver(g.receiver);
+  // Mute and active time intervals of the route.
+  auto in_interval = [&](const std::string& name) {
+    for (const auto& ti : cfg.time_intervals)
+      if (ti.name == name)
+        for (const auto& i : ti.intervals)
+          if (i.contains(now)) return true;
+    return false;
+  };
+  bool time_muted = false;
+  for (const auto& name : g.route->mute_time_intervals)
+    time_muted = time_muted || in_interval(name);
+  if (!g.route->active_time_intervals.empty()) {
+    bool active = false;
+    for (const auto& name : g.route->active_time_intervals) active = active || in_interval(name);
+    time_muted = time_muted || !active;
+  }
+
+  std::vector<const AlertView*> firing, resolved;
+  std::set<uint64_t> firing_set, resolved_set;
+  for (uint64_t fp : g.fps) {
+    const AlertView* v = alerts.at(fp);
+    if (v->alert.resolved_at(now)) {
+      resolved.push_back(v);
+      resolved_set.insert(fp);
+    } else if (v->status.silenced_by.empty() && v->status.inhibited_by.empty()) {
+      firing.push_back(v);
+      firing_set.insert(fp);
+    }
+  }
+
+  int64_t queued = 0;
+  if (receiver != nullptr && !time_muted) {
+    struct Integration {
+      std::string kind;
+      size_t index;
+      bool send_resolved;
+    };
+    std::vector<Integration> integrations;
+    for (size_t i = 0; i < receiver->webhook_configs.size(); ++i)
+      integrations.push_back({"webhook", i, receiver->webhook_configs[i].send_resolved});
+    for (size_t i = 0; i < receiver->slack_configs.size(); ++i)
+      integrations.push_back({"slack", i, receiver->slack_configs[i].send_resolved});
+    for (size_t i = 0; i < receiver->pagerduty_configs.size(); ++i)
+      integrations.push_back({"pagerduty", i, receiver->pagerduty_configs[i].send_resolved});
+
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+    for (const auto& in : integrations) {
+      const std::string name = in.kind + "[" + std::to_string(in.index) + "]";
+      auto row = SIRA_TRY(tx->query_one(
+          "SELECT firing, resolved, notified_at FROM alert_nflog WHERE tenant_id = ? AND "
+          "receiver = ? AND integration = ? AND group_key = ?",
+          {g.tenant_id, g.receiver, name, g.group_key}));
+      // A resolved alert is reported resolved to whoever was told it fired, silence or not
+      // (Alertmanager swallows it: #226, #2805).
+      std::set<uint64_t> told_firing = row ? fps_from(row->str(0)) : std::set<uint64_t>{};
+      std::vector<const AlertView*> resolved_here;
+      std::set<uint64_t> resolved_here_set;
+      for (const AlertView* v : resolved) {
+        const bool muted = !v->status.silenced_by.empty() || !v->status.inhibited_by.empty();
+        if (!muted || told_firing.contains(v->alert.fp)) {
+          resolved_here.push_back(v);
+          resolved_here_set.insert(v->alert.fp);
+        }
+      }
+      // Alertmanager's DedupStage.needsUpdate.
+      bool needs;
+      if (!row) {
+        needs = !firing_set.empty();
+      } else if (!subset(firing_set, told_firing)) {
+        needs = true;
+      } else if (firing_set.empty()) {
+        needs = !told_firing.empty();
+      } else if (in.send_resolved && !subset(resolved_here_set, fps_from(row->str(1)))) {
+        needs = true;
+      } else {
+        needs = row->i64(2) <= now - g.route->repeat_interval_ms;
+      }
+      if (!needs) continue;
+      SIRA_CHECK(tx->exec(
+          "INSERT INTO alert_nflog (tenant_id, receiver, integration, group_key, firing, resolved, "
+          "notified_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, receiver, "
+          "integration, group_key) DO UPDATE SET firing = excluded.firing, "
+          "resolved = excluded.resolved, notified_at = excluded.notified_at",
+          {g.tenant_id, g.receiver, name, g.group_key, fps_json(firing_set),
+           fps_json(resolved_here_set), now}));
+      std::vector<const AlertView*> payload_alerts = firing;
+      if (in.send_resolved)
+        payload_alerts.insert(payload_alerts.end(), resolved_here.begin(), resolved_here.end());
+      if (payload_alerts.empty()) continue;  // all resolved and this integration does not say so
+      std::string url;
+      std::string payload =
+          render(*receiver, in.kind, in.index, g, payload_alerts, !firing.empty(), now, &url);
+      SIRA_CHECK(tx->exec(
+          "INSERT INTO alert_notifications (tenant_id, receiver, integration, kind, group_key, "
+          "url, "
+          "payload, status, attempts, next_attempt_at, created_at, sent_at, last_error, firing, "
+          "resolved) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, '', ?, ?)",
+          {g.tenant_id, g.receiver, name, in.kind, g.group_key, url, payload, now, now,
+           static_cast<int64_t>(firing.size()),
+           static_cast<int64_t>(payload_alerts.size() - firing.size())}));
+      ++queued;
+    }
+    SIRA_CHECK(tx->commit());
+  }
+  // Resolved alerts leave the group once dealt with (Alertmanager deletes them after a flush).
+  for (const AlertView* v : resolved) {
+    g.fps.erase(v->alert.fp);
+    g.done_resolved[v->alert.fp] = v->alert.ends_at_ms;
+  }
+  if (queued > 0)
+    metrics_.counter("sira_notifications_queued_total", "Notifications queued for delivery.")
+        .inc(static_cast<double>(queued));
+  return queued;
+}
+
+std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_t index,
+                               const Group& g, const std::vector<const AlertView*>& alerts,
+                               bool any_firing, int64_t now, std::string* url) const {
+  (void)now;
+  size_t n_firing = 0;
+  bj::array list;
+  for (const AlertView* v : alerts) {
+    const bool resolved = v->alert.resolved_at(clock_.now_ms());
+    if (!resolved) ++n_firing;
+    list.push_back(bj::object{{"status", resolved ? "resolved" : "firing"},
+                              {"labels", labels_json(v->alert.labels)},
+                              {"annotations", labels_json(v->alert.annotations)},
+                              {"startsAt", format_rfc3339_ms(v->alert.starts_at_ms)},
+                              {"endsAt", resolved ? format_rfc3339_ms(v->alert.ends_at_ms)
+                                                  : std::string("0001-01-01T00:00:00Z")},
+                              {"generatorURL", v->alert.generator_url},
+                              {"fingerprint", fingerprint_hex(v->alert.fp)}});
+  }
+  const LabelSet common_labels = common(alerts, false);
+  const LabelSet common_annotations = common(alerts, true);
+  const std::string status = any_firing ? "firing" : "resolved";
+  const std::string summary = title(n_firing, any_firing, g.labels);
+  if (kind == "webhook") {
+    const WebhookConfig& c = r.webhook_configs[index];
+    *url = c.url;
+    int64_t truncated = 0;
+    if (c.max_alerts > 0 && static_cast<int64_t>(list.size()) > c.max_alerts) {
+      truncated = static_cast<int64_t>(list.size()) - c.max_alerts;
+      list.resize(static_cast<size_t>(c.max_alerts));
+    }
+    // Alertmanager's webhook payload, version 4.
+    return bj::serialize(bj::object{{"receiver", r.name},
+                                    {"status", status},
+                                    {"alerts", list},
+                                    {"groupLabels", labels_json(g.labels)},
+                                    {"commonLabels", labels_json(common_labels)},
+                                    {"commonAnnotations", labels_json(common_annotations)},
+                                    {"externalURL", options_.external_url},
+                                    {"version", "4"},
+                                    {"groupKey", g.group_key},
+                                    {"truncatedAlerts", truncated}});
+  }
+  if (kind == "slack") {
+    const SlackConfig& c = r.slack_configs[index];
+    *url = !c.api_url.empty() ? c.api_url : alerts_.config().global.slack_api_url;
+    std::string text;
+    for (const AlertView* v : alerts) {
+      auto s = v->alert.annotations.find("summary");
+      text += "- " +
+              (s != v->alert.annotations.end() ? s->second : label_set_string(v->alert.labels)) +
+              "\n";
+    }
+    bj::object o{{"username", or_default(c.username, "sira")},
+                 {"text", or_default(c.text, summary)},
+                 {"attachments", bj::array{bj::object{{"color", any_firing ? "danger" : "good"},
+                                                      {"title", or_default(c.title, summary)},
+                                                      {"text", text}}}}};
+    if (!c.channel.empty()) o["channel"] = c.channel;
+    return bj::serialize(o);
+  }
+  // PagerDuty Events API v2: one incident per group (dedup_key = SHA-256 of the group key).
+  const PagerDutyConfig& c = r.pagerduty_configs[index];
+  *url = !c.url.empty() ? c.url : alerts_.config().global.pagerduty_url;
+  bj::array firing_details;
+  for (const AlertView* v : alerts)
+    firing_details.push_back(bj::value(label_set_string(v->alert.labels)));
+  return bj::serialize(bj::object{
+      {"routing_key", !c.routing_key.empty() ? c.routing_key : c.service_key},
+      {"event_action", any_firing ? "trigger" : "resolve"},
+      {"dedup_key", hex_encode(sha256(g.group_key))},
+      {"payload",
+       bj::object{{"summary", or_default(c.description, summary)},
+                  {"source", "sira"},
+                  {"severity", c.severity.empty() ? std::string("error") : c.severity},
+                  {"custom_details", bj::object{{"firing", firing_details},
+                                                {"num_firing", n_firing},
+                                                {"num_resolved", alerts.size() - n_firing}}}}},
+      {"client", "sira"},
+      {"client_url", options_.external_url}});
+}
+
+Result<int64_t> Dispatcher::deliver() {
+  const int64_t now = clock_.now_ms();
+  std::vector<Notification> due;
+  {
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+    SIRA_CHECK(
+        tx->each("SELECT id, tenant_id, receiver, integration, kind, url, payload, attempts FROM "
+                 "alert_notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY "
+                 "id LIMIT 200",
+                 {now}, [&](const store::Row& r) {
+                   Notification n;
+                   n.id = r.i64(0);
+                   n.tenant_id = r.str(1);
+                   n.receiver = r.str(2);
+                   n.integration = r.str(3);
+                   n.kind = r.str(4);
+                   n.url = r.str(5);
+                   n.payload = r.str(6);
+                   n.attempts = r.i64(7);
+                   due.push_back(std::move(n));
+                   return true;
+                 }));
+  }
+  int64_t delivered = 0;
+  for (auto& n : due) {
+    auto status =
+        transport_.post(n.url, "application/json", n.payload, {}, options_.send_timeout_ms);
+    const bool ok = status && *status >= 200 && *status < 300;
+    std::string error = ok       ? ""
+                        : status ? "HTTP " + std::to_string(*status)
+                                 : status.error().detail;
+    ++n.attempts;
+    std::string next_status = "sent";
+    int64_t next_at = 0;
+    if (!ok) {
+      int64_t backoff = options_.retry_initial_ms;
+      for (int64_t i = 1; i < n.attempts && backoff < options_.retry_max_ms; ++i) backoff *= 2;
+      backoff = std::min(backoff, options_.retry_max_ms);
+      next_status = n.attempts >= options_.max_attempts ? "dead" : "pending";
+      next_at = clock_.now_ms() + jitter(backoff);
+    }
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+    SIRA_CHECK(tx->exec(
+        "UPDATE alert_notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
+        "sent_at = ?, last_error = ? WHERE id = ?",
+        {next_status, n.attempts, next_at, ok ? clock_.now_ms() : int64_t{0}, error, n.id}));
+    if (next_status != "pending")
+      SIRA_CHECK(audit_.append(*tx, n.tenant_id,
+                               {"sira", ok ? "notification.sent" : "notification.dead",
+                                "notification", std::to_string(n.id),
+                                bj::serialize(bj::object{{"receiver", n.receiver},
+                                                         {"integration", n.integration},
+                                                         {"attempts", n.attempts},
+                                                         {"error", error}})}));
+    SIRA_CHECK(tx->commit());
+    metrics_
+        .counter("sira_notifications_total", "Notification attempts by result.",
+                 {{"receiver", n.receiver},
+                  {"integration", n.kind},
+                  {"result", ok                      ? "sent"
+                             : next_status == "dead" ? "dead"
+                                                     : "retry"}})
+        .inc();
+    if (ok)
+      ++delivered;
+    else
+      log_warn("notification failed", {{"receiver", n.receiver},
+                                       {"integration", n.integration},
+                                       {"attempt", std::to_string(n.attempts)},
+                                       {"error", error}});
+  }
+  return delivered;
+}
+
+namespace {
+
+Notification notification_from(const store::Row& r) {
+  Notification n;
+  n.id = r.i64(0);
+  n.tenant_id = r.str(1);
+  n.receiver = r.str(2);
+  n.integration = r.str(3);
+  n.kind = r.str(4);
+  n.group_key = r.str(5);
+  n.url = r.str(6);
+  n.payload = r.str(7);
+  n.status = r.str(8);
+  n.attempts = r.i64(9);
+  n.next_attempt_at = r.i64(10);
+  n.created_at = r.i64(11);
+  n.sent_at = r.i64(12);
+  n.last_error = r.str(13);
+  n.firing = r.i64(14);
+  n.resolved = r.i64(15);
+  return n;
+}
+
+constexpr const char* kNotificationCols =
+    "id, tenant_id, receiver, integration, kind, group_key, url, payload, status, attempts, "
+    "next_attempt_at, created_at, sent_at, last_error, firing, resolved";
+
+}  // namespace
+
+Result<std::vector<Notification>> Dispatcher::notifications(
+    const std::string& tenant_id, const std::optional<std::string>& status,
+    const std::optional<std::string>& receiver, int limit, std::optional<int64_t> before_id) {
+  std::string sql =
+      std::string("SELECT ") + kNotificationCols + " FROM alert_notifications WHERE tenant_id = ?";
+  store::Params p{tenant_id};
+  if (status) {
+    sql += " AND status = ?";
+    p.push_back(*status);
+  }
+  if (receiver) {
+    sql += " AND receiver = ?";
+    p.push_back(*receiver);
+  }
+  if (before_id) {
+    sql += " AND id < ?";
+    p.push_back(*before_id);
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  p.push_back(int64_t{limit});
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  std::vector<Notification> out;
+  for (const auto& r : SIRA_TRY(tx->query(sql, p))) out.push_back(notification_from(r));
+  return out;
+}
+
+Result<Notification> Dispatcher::replay(const std::string& tenant_id, int64_t id,
+                                        const std::string& actor) {
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  auto row = SIRA_TRY(tx->query_one(std::string("SELECT ") + kNotificationCols +
+                                        " FROM alert_notifications WHERE tenant_id = ? AND id = ?",
+                                    {tenant_id, id}));
+  if (!row) return fail(ErrorCode::kNotFound, "notification " + std::to_string(id) + " not found");
+  Notification n = notification_from(*row);
+  if (n.status == "sent" || n.status == "pending")
+    return fail(ErrorCode::kConflict, "notification " + std::to_string(id) + " is " + n.status +
+                                          "; only dead ones replay");
+  SIRA_CHECK(
+      tx->exec("UPDATE alert_notifications SET status = 'pending', attempts = 0, "
+               "next_attempt_at = ?, last_error = '' WHERE id = ?",
+               {clock_.now_ms(), id}));
+  SIRA_CHECK(audit_.append(
+      *tx, tenant_id, {actor, "notification.replay", "notification", std::to_string(id), "{}"}));
+  SIRA_CHECK(tx->commit());
+  n.status = "pending";
+  n.attempts = 0;
+  n.last_error.clear();
+  return n;
+}
+
+}  // namespace sira::alerts

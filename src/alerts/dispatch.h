@@ -1,0 +1,103 @@
+// Notification pipeline after the AlertService: aggregation groups per route and group key,
+// Alertmanager's flush timing (group_wait, group_interval, repeat_interval) and its decision to
+// notify (firing set or resolved set changed, or repeat_interval passed; nothing for alerts that
+// fired and resolved before anyone was told), then a durable queue of notifications delivered with
+// retries, exponential backoff and jitter, and a dead-letter list that can be replayed.
+//
+// Durability: the decision to notify, the notification log entry and the queued notification are
+// written in one transaction, so a restart (even kill -9) neither forgets a queued notification
+// nor decides to send the same one twice. Delivery is at-least-once: a crash between the
+// receiver's 2xx and the row being marked sent re-sends it.
+//
+// Thread-safe: flush() and deliver() may run on different threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "alerts/service.h"
+
+namespace sira::alerts {
+
+// How a notifier talks to the outside (an HTTP client lives in src/http; the app injects it).
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Returns the HTTP status, or an error when nothing came back (connect, TLS, timeout).
+  virtual Result<int> post(const std::string& url, const std::string& content_type,
+                           const std::string& body,
+                           const std::vector<std::pair<std::string, std::string>>& headers,
+                           int64_t timeout_ms) = 0;
+};
+
+struct DispatchOptions {
+  std::string external_url = "http://127.0.0.1:8080";  // in payloads (externalURL, links)
+  int64_t retry_initial_ms = 1000;
+  int64_t retry_max_ms = 5 * 60 * 1000;
+  int64_t max_attempts = 10;  // then the notification goes to the dead-letter list
+  int64_t send_timeout_ms = 10000;
+  // Also notify when a silence is created or expires (Alertmanager #730); off by default.
+  bool notify_silences = false;
+};
+
+struct Notification {
+  int64_t id = 0;
+  std::string tenant_id, receiver, integration, kind, group_key, url, payload, status;
+  int64_t attempts = 0, next_attempt_at = 0, created_at = 0, sent_at = 0;
+  std::string last_error;
+  int64_t firing = 0, resolved = 0;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,
+             MetricsRegistry& metrics, AlertService& alerts, Transport& transport,
+             DispatchOptions options);
+  static std::vector<store::Migration> migrations();
+
+  // Regroups the current alerts and flushes every group whose time has come. Returns the number
+  // of notifications queued.
+  Result<int64_t> flush();
+  // Delivers queued notifications that are due. Returns the number delivered.
+  Result<int64_t> deliver();
+
+  // /api/v1/notifications: the notification log of a tenant, newest first.
+  Result<std::vector<Notification>> notifications(const std::string& tenant_id,
+                                                  const std::optional<std::string>& status,
+                                                  const std::optional<std::string>& receiver,
+                                                  int limit, std::optional<int64_t> before_id);
+  // Puts a dead (or failed) notification back in the queue.
+  Result<Notification> replay(const std::string& tenant_id, int64_t id, const std::string& actor);
+
+ private:
+  struct Group {
+    std::string tenant_id, group_key, receiver;
+    const Route* route = nullptr;
+    LabelSet labels;
+    std::set<uint64_t> fps;
+    std::map<uint64_t, int64_t> done_resolved;  // resolved alerts already flushed -> their endsAt
+    int64_t next_flush_at = 0;
+  };
+  Result<int64_t> flush_group(Group& g, const std::map<uint64_t, const AlertView*>& alerts,
+                              int64_t now);
+  std::string render(const Receiver& r, const std::string& kind, size_t index, const Group& g,
+                     const std::vector<const AlertView*>& alerts, bool firing, int64_t now,
+                     std::string* url) const;
+
+  store::Database& db_;
+  audit::AuditLog& audit_;
+  const Clock& clock_;
+  MetricsRegistry& metrics_;
+  AlertService& alerts_;
+  Transport& transport_;
+  DispatchOptions options_;
+  std::mutex mu_;
+  std::map<std::string, Group> groups_;  // tenant \x1f route id \x1f group key
+};
+
+}  // namespace sira::alerts

@@ -1,0 +1,508 @@
+// AlertService: Alertmanager's intake, merge, silence and status rules over a persisted store.
+#include "alerts/service.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <set>
+
+#include "alerts/route.h"
+#include "core/crypto.h"
+#include "core/log.h"
+
+namespace sira::alerts {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string labels_json(const LabelSet& l) {
+  bj::object o;
+  for (const auto& [k, v] : l) o[k] = v;
+  return bj::serialize(o);
+}
+
+LabelSet labels_from(const std::string& text) {
+  LabelSet out;
+  boost::system::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_object()) return out;
+  for (const auto& [k, val] : v.as_object())
+    if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
+  return out;
+}
+
+const char* type_code(MatchType t) {
+  switch (t) {
+    case MatchType::kEqual:
+      return "=";
+    case MatchType::kNotEqual:
+      return "!=";
+    case MatchType::kRegex:
+      return "=~";
+    case MatchType::kNotRegex:
+      return "!~";
+  }
+  return "=";
+}
+
+std::string matchers_json(const std::vector<Matcher>& ms) {
+  bj::array a;
+  for (const auto& m : ms)
+    a.push_back(
+        bj::object{{"name", m.name()}, {"value", m.value()}, {"type", type_code(m.type())}});
+  return bj::serialize(a);
+}
+
+Result<std::vector<Matcher>> matchers_from(const std::string& text) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_array())
+    return fail(ErrorCode::kInternal, "stored silence matchers are not an array");
+  std::vector<Matcher> out;
+  for (const auto& e : v.as_array()) {
+    if (!e.is_object()) return fail(ErrorCode::kInternal, "stored matcher is not an object");
+    const auto& o = e.as_object();
+    auto str = [&](const char* k) -> std::string {
+      auto it = o.find(k);
+      return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+    };
+    std::string t = str("type");
+    MatchType type = t == "!="   ? MatchType::kNotEqual
+                     : t == "=~" ? MatchType::kRegex
+                     : t == "!~" ? MatchType::kNotRegex
+                                 : MatchType::kEqual;
+    out.push_back(SIRA_TRY(Matcher::make(str("name"), type, str("value"))));
+  }
+  return out;
+}
+
+bool same_matchers(const std::vector<Matcher>& a, const std::vector<Matcher>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].name() != b[i].name() || a[i].value() != b[i].value() || a[i].type() != b[i].type())
+      return false;
+  return true;
+}
+
+// Alertmanager's Alert.Merge: `b` is the incoming alert; the younger one (by updatedAt) wins,
+// the earliest start is kept, and an explicit end beats a timeout end.
+void merge_into(const Alert& old, bool old_timeout, Alert* b, bool* b_timeout, int64_t now) {
+  const Alert* older = &old;
+  bool older_timeout = old_timeout;
+  Alert younger = *b;
+  bool younger_timeout = *b_timeout;
+  if (b->updated_at_ms < old.updated_at_ms) {
+    younger = old;
+    younger_timeout = old_timeout;
+    older = b;
+    older_timeout = *b_timeout;
+  }
+  Alert res = younger;
+  bool res_timeout = younger_timeout;
+  if (older->starts_at_ms < res.starts_at_ms) res.starts_at_ms = older->starts_at_ms;
+  if (younger.resolved_at(now)) {
+    if (older->resolved_at(now) && older->ends_at_ms > younger.ends_at_ms) {
+      res.ends_at_ms = older->ends_at_ms;
+      res_timeout = older_timeout;
+    }
+  } else if (older->ends_at_ms > younger.ends_at_ms && !older_timeout) {
+    res.ends_at_ms = older->ends_at_ms;
+    res_timeout = false;
+  }
+  *b = std::move(res);
+  *b_timeout = res_timeout;
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::string b = random_bytes(16);
+  b[6] = static_cast<char>((static_cast<uint8_t>(b[6]) & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<char>((static_cast<uint8_t>(b[8]) & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string h = hex_encode(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+AlertService::AlertService(store::Database& db, audit::AuditLog& audit, const Clock& clock,
+                           MetricsRegistry& metrics, AlertingConfig config, std::string config_text)
+    : db_(db),
+      audit_(audit),
+      clock_(clock),
+      metrics_(metrics),
+      config_(std::move(config)),
+      config_text_(std::move(config_text)),
+      inhibitor_(config_.inhibit_rules),
+      started_at_(clock.now_ms()) {}
+
+std::vector<store::Migration> AlertService::migrations() {
+  return {{"alerts", 1, "alerts and silences",
+           "CREATE TABLE alerts ("
+           " tenant_id TEXT NOT NULL, fingerprint TEXT NOT NULL, labels TEXT NOT NULL,"
+           " annotations TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,"
+           " updated_at INTEGER NOT NULL, timeout INTEGER NOT NULL, generator_url TEXT NOT NULL,"
+           " PRIMARY KEY (tenant_id, fingerprint));"
+           "CREATE TABLE silences ("
+           " tenant_id TEXT NOT NULL, id TEXT NOT NULL, matchers TEXT NOT NULL,"
+           " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+           " created_by TEXT NOT NULL, comment TEXT NOT NULL, PRIMARY KEY (tenant_id, id));"}};
+}
+
+AlertService::TenantState& AlertService::tenant(const std::string& tenant_id) {
+  return tenants_[tenant_id];
+}
+
+Status AlertService::load() {
+  std::lock_guard lock(mu_);
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
+  SIRA_CHECK(
+      tx->each("SELECT tenant_id, labels, annotations, starts_at, ends_at, updated_at, timeout, "
+               "generator_url FROM alerts",
+               {}, [&](const store::Row& r) {
+                 StoredAlert s;
+                 s.alert.labels = labels_from(r.str(1));
+                 s.alert.annotations = labels_from(r.str(2));
+                 s.alert.starts_at_ms = r.i64(3);
+                 s.alert.ends_at_ms = r.i64(4);
+                 s.alert.updated_at_ms = r.i64(5);
+                 s.timeout = r.i64(6) != 0;
+                 s.alert.generator_url = r.str(7);
+                 s.alert.fp = fingerprint(s.alert.labels);
+                 tenant(r.str(0)).alerts[s.alert.fp] = std::move(s);
+                 return true;
+               }));
+  Status bad;
+  SIRA_CHECK(tx->each(
+      "SELECT tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, comment "
+      "FROM silences",
+      {}, [&](const store::Row& r) {
+        auto ms = matchers_from(r.str(2));
+        if (!ms) {
+          bad = std::unexpected(ms.error());
+          return false;
+        }
+        Silence s;
+        s.id = r.str(1);
+        s.matchers = std::move(*ms);
+        s.starts_at_ms = r.i64(3);
+        s.ends_at_ms = r.i64(4);
+        s.updated_at_ms = r.i64(5);
+        s.created_by = r.str(6);
+        s.comment = r.str(7);
+        tenant(r.str(0)).silences[s.id] = std::move(s);
+        return true;
+      }));
+  return bad;
+}
+
+Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
+                                            std::vector<Alert> alerts) {
+  const int64_t now = clock_.now_ms();
+  PostReport report;
+  std::vector<std::pair<Alert, bool>> valid;
+  valid.reserve(alerts.size());
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    Alert& a = alerts[i];
+    a.updated_at_ms = now;
+    bool timeout = false;
+    if (a.starts_at_ms == 0) a.starts_at_ms = a.ends_at_ms != 0 ? a.ends_at_ms : now;
+    if (a.ends_at_ms == 0) {
+      timeout = true;
+      a.ends_at_ms = now + config_.global.resolve_timeout_ms;
+    }
+    if (auto st = validate_alert(a); !st) {
+      report.errors.push_back("alert " + std::to_string(i) + ": " + st.error().detail);
+      continue;
+    }
+    if (!a.labels.contains("alertname")) {
+      report.errors.push_back("alert " + std::to_string(i) + ": label alertname is required");
+      continue;
+    }
+    a.fp = fingerprint(a.labels);
+    valid.emplace_back(std::move(a), timeout);
+  }
+  if (valid.empty()) return report;
+
+  std::lock_guard lock(mu_);
+  TenantState& t = tenant(tenant_id);
+  // Merge with what is known (Alertmanager merges only when the time ranges overlap).
+  for (auto& [a, timeout] : valid) {
+    auto it = t.alerts.find(a.fp);
+    if (it == t.alerts.end()) continue;
+    const Alert& old = it->second.alert;
+    const bool overlaps = (a.ends_at_ms > old.starts_at_ms && a.ends_at_ms < old.ends_at_ms) ||
+                          (a.starts_at_ms > old.starts_at_ms && a.starts_at_ms < old.ends_at_ms);
+    if (overlaps) merge_into(old, it->second.timeout, &a, &timeout, now);
+  }
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  for (const auto& [a, timeout] : valid)
+    SIRA_CHECK(tx->exec(
+        "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, "
+        "updated_at, timeout, generator_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET labels = excluded.labels, "
+        "annotations = excluded.annotations, starts_at = excluded.starts_at, "
+        "ends_at = excluded.ends_at, updated_at = excluded.updated_at, timeout = excluded.timeout, "
+        "generator_url = excluded.generator_url",
+        {tenant_id, fingerprint_hex(a.fp), labels_json(a.labels), labels_json(a.annotations),
+         a.starts_at_ms, a.ends_at_ms, a.updated_at_ms, int64_t{timeout ? 1 : 0},
+         a.generator_url}));
+  SIRA_CHECK(tx->commit());
+  int64_t firing = 0;
+  for (auto& [a, timeout] : valid) {
+    if (!a.resolved_at(now)) ++firing;
+    t.alerts[a.fp] = StoredAlert{std::move(a), timeout};
+  }
+  report.accepted = static_cast<int64_t>(valid.size());
+  metrics_
+      .counter("sira_alerts_received_total", "Alerts received, by state when received.",
+               {{"status", "firing"}})
+      .inc(static_cast<double>(firing));
+  metrics_
+      .counter("sira_alerts_received_total", "Alerts received, by state when received.",
+               {{"status", "resolved"}})
+      .inc(static_cast<double>(report.accepted - firing));
+  if (!report.errors.empty())
+    metrics_.counter("sira_alerts_invalid_total", "Alerts refused by validation.")
+        .inc(static_cast<double>(report.errors.size()));
+  return report;
+}
+
+AlertStatus AlertService::status_of(const TenantState& t, const Alert& a, int64_t now,
+                                    const std::vector<const Alert*>& firing) const {
+  AlertStatus st;
+  for (const Route* r : match_routes(config_.route, a.labels))
+    if (std::find(st.receivers.begin(), st.receivers.end(), r->receiver) == st.receivers.end())
+      st.receivers.push_back(r->receiver);
+  for (const auto& [id, s] : t.silences)
+    if (s.mutes(a.labels, now)) st.silenced_by.push_back(id);
+  for (uint64_t fp : inhibitor_.inhibited_by(a.labels, firing, now))
+    st.inhibited_by.push_back(fingerprint_hex(fp));
+  st.state = st.silenced_by.empty() && st.inhibited_by.empty() ? "active" : "suppressed";
+  return st;
+}
+
+std::vector<AlertView> AlertService::views(const TenantState& t, const AlertFilter& filter,
+                                           int64_t now) const {
+  std::vector<const Alert*> firing;
+  for (const auto& [fp, s] : t.alerts)
+    if (!s.alert.resolved_at(now)) firing.push_back(&s.alert);
+  std::vector<AlertView> out;
+  for (const Alert* a : firing) {
+    if (!matches_all(filter.matchers, a->labels)) continue;
+    AlertView v{*a, status_of(t, *a, now, firing)};
+    if (filter.receiver) {
+      bool any = false;
+      for (const auto& r : v.status.receivers) any = any || filter.receiver->matches(r);
+      if (!any) continue;
+    }
+    const bool silenced = !v.status.silenced_by.empty();
+    const bool inhibited = !v.status.inhibited_by.empty();
+    if (!filter.silenced && silenced) continue;
+    if (!filter.inhibited && inhibited) continue;
+    if (!filter.active && v.status.state == "active") continue;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::vector<AlertView>> AlertService::alerts(const std::string& tenant_id,
+                                                    const AlertFilter& filter) {
+  std::lock_guard lock(mu_);
+  return views(tenant(tenant_id), filter, clock_.now_ms());
+}
+
+Result<std::vector<AlertGroupView>> AlertService::groups(const std::string& tenant_id,
+                                                         const AlertFilter& filter) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_.now_ms();
+  std::map<std::pair<std::string, std::string>, AlertGroupView> by_key;  // (receiver, key)
+  for (auto& v : views(tenant(tenant_id), filter, now)) {
+    for (const Route* r : match_routes(config_.route, v.alert.labels)) {
+      if (filter.receiver && !filter.receiver->matches(r->receiver)) continue;
+      LabelSet gl = group_labels(*r, v.alert.labels);
+      std::string key = group_key(*r, gl);
+      auto& g = by_key[{r->receiver, key}];
+      if (g.alerts.empty()) {
+        g.labels = std::move(gl);
+        g.receiver = r->receiver;
+        g.group_key = key;
+      }
+      g.alerts.push_back(v);
+    }
+  }
+  std::vector<AlertGroupView> out;
+  for (auto& [k, g] : by_key) out.push_back(std::move(g));
+  return out;
+}
+
+Status AlertService::write_silence(store::Transaction& tx, const std::string& tenant_id,
+                                   const Silence& s) {
+  SIRA_CHECK(tx.exec(
+      "INSERT INTO silences (tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, "
+      "comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
+      "matchers = excluded.matchers, starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
+      "updated_at = excluded.updated_at, created_by = excluded.created_by, "
+      "comment = excluded.comment",
+      {tenant_id, s.id, matchers_json(s.matchers), s.starts_at_ms, s.ends_at_ms, s.updated_at_ms,
+       s.created_by, s.comment}));
+  return {};
+}
+
+Result<std::string> AlertService::put_silence(const std::string& tenant_id, Silence s,
+                                              const std::string& actor) {
+  const int64_t now = clock_.now_ms();
+  if (s.starts_at_ms == 0) s.starts_at_ms = now;
+  SIRA_CHECK(validate_silence(s));
+  if (s.ends_at_ms < now)
+    return fail(ErrorCode::kInvalidArgument, "end time can't be in the past", "endsAt");
+  std::lock_guard lock(mu_);
+  TenantState& t = tenant(tenant_id);
+  std::optional<Silence> expired_prev;
+  if (!s.id.empty()) {
+    auto it = t.silences.find(s.id);
+    if (it == t.silences.end())
+      return fail(ErrorCode::kNotFound, "silence " + s.id + " not found", "id");
+    const Silence& prev = it->second;
+    bool can_update = same_matchers(prev.matchers, s.matchers);
+    switch (prev.state(now)) {
+      case Silence::State::kActive:
+        can_update = can_update && s.starts_at_ms == prev.starts_at_ms && s.ends_at_ms >= now;
+        break;
+      case Silence::State::kPending:
+        can_update = can_update && s.starts_at_ms >= now;
+        break;
+      case Silence::State::kExpired:
+        can_update = false;
+        break;
+    }
+    if (!can_update) {
+      if (prev.state(now) != Silence::State::kExpired) {
+        Silence e = prev;
+        if (e.state(now) == Silence::State::kPending) e.starts_at_ms = now;
+        e.ends_at_ms = now;
+        e.updated_at_ms = now;
+        expired_prev = std::move(e);
+      }
+      s.id.clear();
+    }
+  }
+  const bool created = s.id.empty();
+  if (created) {
+    s.id = new_uuid();
+    if (s.starts_at_ms < now) s.starts_at_ms = now;
+  }
+  s.updated_at_ms = now;
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  if (expired_prev) {
+    SIRA_CHECK(write_silence(*tx, tenant_id, *expired_prev));
+    SIRA_CHECK(audit_.append(*tx, tenant_id,
+                             {actor, "silence.expire", "silence", expired_prev->id,
+                              bj::serialize(bj::object{{"replacedBy", s.id}})}));
+  }
+  SIRA_CHECK(write_silence(*tx, tenant_id, s));
+  bj::array ms;
+  for (const auto& m : s.matchers) ms.push_back(bj::value(m.to_string()));
+  SIRA_CHECK(
+      audit_.append(*tx, tenant_id,
+                    {actor, created ? "silence.create" : "silence.update", "silence", s.id,
+                     bj::serialize(bj::object{{"matchers", ms},
+                                              {"startsAt", format_rfc3339_ms(s.starts_at_ms)},
+                                              {"endsAt", format_rfc3339_ms(s.ends_at_ms)},
+                                              {"createdBy", s.created_by},
+                                              {"comment", s.comment}})}));
+  SIRA_CHECK(tx->commit());
+  if (expired_prev) t.silences[expired_prev->id] = *expired_prev;
+  std::string id = s.id;
+  t.silences[id] = std::move(s);
+  return id;
+}
+
+Result<std::vector<Silence>> AlertService::silences(const std::string& tenant_id,
+                                                    const std::vector<Matcher>& filter) {
+  std::lock_guard lock(mu_);
+  std::vector<Silence> out;
+  for (const auto& [id, s] : tenant(tenant_id).silences) {
+    // Alertmanager's filter: every filter matcher must match the silence's own matcher set,
+    // read as labels (name -> value).
+    LabelSet as_labels;
+    for (const auto& m : s.matchers) as_labels[m.name()] = m.value();
+    if (matches_all(filter, as_labels)) out.push_back(s);
+  }
+  return out;
+}
+
+Result<Silence> AlertService::silence(const std::string& tenant_id, const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto& t = tenant(tenant_id);
+  auto it = t.silences.find(id);
+  if (it == t.silences.end()) return fail(ErrorCode::kNotFound, "silence " + id + " not found");
+  return it->second;
+}
+
+Status AlertService::expire_silence(const std::string& tenant_id, const std::string& id,
+                                    const std::string& actor) {
+  const int64_t now = clock_.now_ms();
+  std::lock_guard lock(mu_);
+  auto& t = tenant(tenant_id);
+  auto it = t.silences.find(id);
+  if (it == t.silences.end()) return fail(ErrorCode::kNotFound, "silence " + id + " not found");
+  Silence s = it->second;
+  switch (s.state(now)) {
+    case Silence::State::kExpired:
+      return fail(ErrorCode::kConflict, "silence " + id + " already expired");
+    case Silence::State::kActive:
+      s.ends_at_ms = now;
+      break;
+    case Silence::State::kPending:
+      s.starts_at_ms = now;
+      s.ends_at_ms = now;
+      break;
+  }
+  s.updated_at_ms = now;
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  SIRA_CHECK(write_silence(*tx, tenant_id, s));
+  SIRA_CHECK(audit_.append(*tx, tenant_id, {actor, "silence.expire", "silence", id, "{}"}));
+  SIRA_CHECK(tx->commit());
+  it->second = std::move(s);
+  return {};
+}
+
+std::vector<AlertService::Snapshot> AlertService::snapshot() {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_.now_ms();
+  std::vector<Snapshot> out;
+  for (const auto& [tenant_id, t] : tenants_) {
+    std::vector<const Alert*> firing;
+    for (const auto& [fp, s] : t.alerts)
+      if (!s.alert.resolved_at(now)) firing.push_back(&s.alert);
+    for (const auto& [fp, s] : t.alerts) {
+      AlertView v{s.alert, {}};
+      if (!s.alert.resolved_at(now)) {
+        v.status = status_of(t, s.alert, now, firing);
+      } else {
+        v.status.state = "resolved";
+      }
+      out.push_back({tenant_id, std::move(v)});
+    }
+  }
+  return out;
+}
+
+Result<int64_t> AlertService::gc(int64_t resolved_before_ms) {
+  std::lock_guard lock(mu_);
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  int64_t n = SIRA_TRY(tx->exec("DELETE FROM alerts WHERE ends_at < ?", {resolved_before_ms}));
+  SIRA_CHECK(tx->commit());
+  for (auto& [id, t] : tenants_)
+    std::erase_if(t.alerts,
+                  [&](const auto& kv) { return kv.second.alert.ends_at_ms < resolved_before_ms; });
+  return n;
+}
+
+std::vector<std::string> AlertService::receiver_names() const {
+  std::vector<std::string> out;
+  for (const auto& r : config_.receivers) out.push_back(r.name);
+  return out;
+}
+
+}  // namespace sira::alerts

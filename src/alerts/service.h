@@ -1,0 +1,138 @@
+// Alerts of every tenant as Alertmanager keeps them: intake with Alertmanager's merge rules,
+// silences with its update/expire rules, and each alert's status (silenced, inhibited, receivers)
+// computed from the routing tree. Everything is persisted: alerts and silences are written in
+// the same transaction as they are acknowledged, and read back at start, so a restart (even
+// kill -9) loses neither.
+//
+// Thread-safe: one mutex guards the in-memory state; writes hold it across their transaction so
+// memory and store never disagree.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alerts/config.h"
+#include "alerts/inhibit.h"
+#include "alerts/matchers.h"
+#include "alerts/model.h"
+#include "alerts/silence.h"
+#include "audit/log.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/metrics.h"
+#include "store/database.h"
+#include "store/migrations.h"
+
+namespace sira::alerts {
+
+// What GET /api/v2/alerts reports for one alert.
+struct AlertStatus {
+  std::string state;  // active | suppressed | unprocessed
+  std::vector<std::string> silenced_by, inhibited_by, receivers;
+};
+
+struct AlertView {
+  Alert alert;
+  AlertStatus status;
+};
+
+struct AlertGroupView {
+  LabelSet labels;
+  std::string receiver;
+  std::string group_key;
+  std::vector<AlertView> alerts;
+};
+
+// Alertmanager's alert filters (all default to true).
+struct AlertFilter {
+  bool active = true, silenced = true, inhibited = true, unprocessed = true;
+  std::vector<Matcher> matchers;
+  std::optional<Matcher> receiver;  // a regex over receiver names, as a Matcher on "receiver"
+};
+
+struct PostReport {
+  int64_t accepted = 0;
+  std::vector<std::string> errors;  // "alert N: reason" for each alert refused
+};
+
+class AlertService {
+ public:
+  AlertService(store::Database& db, audit::AuditLog& audit, const Clock& clock,
+               MetricsRegistry& metrics, AlertingConfig config, std::string config_text);
+  static std::vector<store::Migration> migrations();
+  // Reads alerts and silences back from the store.
+  Status load();
+
+  // POST /api/v2/alerts: missing startsAt = now (or endsAt when only that is set), missing
+  // endsAt = now + resolve_timeout; an alert already known with an overlapping time range is
+  // merged with it as Alertmanager does. Invalid alerts are refused one by one (report.errors),
+  // the valid ones of the batch are kept.
+  Result<PostReport> put_alerts(const std::string& tenant_id, std::vector<Alert> alerts);
+  // Firing alerts (resolved ones are not listed), with their status, by fingerprint.
+  Result<std::vector<AlertView>> alerts(const std::string& tenant_id, const AlertFilter& filter);
+  Result<std::vector<AlertGroupView>> groups(const std::string& tenant_id,
+                                             const AlertFilter& filter);
+
+  // POST /api/v2/silences. An empty id creates; a known id updates in place when Alertmanager
+  // would (same matchers, allowed time changes), otherwise expires it and creates a new one.
+  // Returns the id now in effect. kNotFound for an unknown id.
+  Result<std::string> put_silence(const std::string& tenant_id, Silence silence,
+                                  const std::string& actor);
+  Result<std::vector<Silence>> silences(const std::string& tenant_id,
+                                        const std::vector<Matcher>& filter);
+  Result<Silence> silence(const std::string& tenant_id, const std::string& id);
+  // DELETE /api/v2/silence/{id}: an active silence ends now, a pending one never starts.
+  Status expire_silence(const std::string& tenant_id, const std::string& id,
+                        const std::string& actor);
+
+  // Every alert of every tenant as the dispatcher needs it: resolved ones included, firing ones
+  // with their silences and inhibitions, each with the routes it matches (into config().route).
+  struct Snapshot {
+    std::string tenant_id;
+    AlertView view;
+  };
+  std::vector<Snapshot> snapshot();
+  // Forgets alerts resolved before `resolved_before_ms` (memory and store); returns how many.
+  Result<int64_t> gc(int64_t resolved_before_ms);
+
+  const AlertingConfig& config() const { return config_; }
+  const std::string& config_text() const { return config_text_; }
+  std::vector<std::string> receiver_names() const;
+  int64_t started_at_ms() const { return started_at_; }
+
+ private:
+  struct StoredAlert {
+    Alert alert;
+    bool timeout = false;  // endsAt was set by resolve_timeout, not by the sender
+  };
+  struct TenantState {
+    std::map<uint64_t, StoredAlert> alerts;
+    std::map<std::string, Silence> silences;
+  };
+  TenantState& tenant(const std::string& tenant_id);
+  AlertStatus status_of(const TenantState& t, const Alert& a, int64_t now,
+                        const std::vector<const Alert*>& firing) const;
+  std::vector<AlertView> views(const TenantState& t, const AlertFilter& filter, int64_t now) const;
+  Status write_silence(store::Transaction& tx, const std::string& tenant_id, const Silence& s);
+
+  store::Database& db_;
+  audit::AuditLog& audit_;
+  const Clock& clock_;
+  MetricsRegistry& metrics_;
+  AlertingConfig config_;
+  std::string config_text_;
+  Inhibitor inhibitor_;
+  int64_t started_at_ = 0;
+  mutable std::mutex mu_;
+  std::map<std::string, TenantState> tenants_;
+};
+
+// A new random (version 4) UUID, as Alertmanager names silences.
+std::string new_uuid();
+
+}  // namespace sira::alerts
