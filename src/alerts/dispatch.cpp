@@ -77,6 +77,14 @@ int64_t jitter(int64_t ms) {
 
 }  // namespace
 
+std::vector<std::string> undelivered_integrations(const AlertingConfig& config) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < config.receivers.size(); ++i)
+    if (!config.receivers[i].email_configs.empty())
+      out.push_back("receivers[" + std::to_string(i) + "].email_configs (SMTP delivery is not built)");
+  return out;
+}
+
 Dispatcher::Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,
                        MetricsRegistry& metrics, AlertService& alerts, Transport& transport,
                        DispatchOptions options)

@@ -53,6 +53,10 @@ struct Notification {
   int64_t firing = 0, resolved = 0;
 };
 
+// Integrations the configuration names that the dispatcher does not deliver (email today), as
+// dotted paths like "receivers[0].email_configs".
+std::vector<std::string> undelivered_integrations(const AlertingConfig& config);
+
 class Dispatcher {
  public:
   Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,

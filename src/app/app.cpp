@@ -130,6 +130,10 @@ Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const
   ctx->alerts = std::make_unique<alerts::AlertService>(*ctx->db, *ctx->audit, clock, ctx->metrics,
                                                        o.alerting, o.alerting_text);
   SIRA_CHECK(ctx->alerts->load());
+  // Guard detections go through the alert pipeline; one stays active for the guard cooldown.
+  ctx->guard_alerts = std::make_unique<alerts::GuardAlertSink>(
+      *ctx->alerts, o.guard.cooldown_seconds * 1000, o.dispatch.external_url);
+  ctx->guard->add_sink(ctx->guard_alerts.get());
   ctx->transport = std::make_unique<HttpTransport>();
   ctx->dispatcher = std::make_unique<alerts::Dispatcher>(*ctx->db, *ctx->audit, clock, ctx->metrics,
                                                          *ctx->alerts, *ctx->transport, o.dispatch);
@@ -149,6 +153,8 @@ Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
     text = ss.str();
   }
   auto parsed = alerts::parse_alerting_config(text, unsupported);
+  if (parsed && unsupported)
+    for (auto& field : alerts::undelivered_integrations(*parsed)) unsupported->push_back(field);
   if (!parsed)
     return fail(ErrorCode::kConfig,
                 (config.alerts.config_file.empty() ? std::string("default alerting config")

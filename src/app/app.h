@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "guard/decisions.h"
 #include "alerts/dispatch.h"
+#include "alerts/guard_alerts.h"
 #include "alerts/service.h"
 #include "guard/engine.h"
 #include "store/database.h"
@@ -58,6 +59,7 @@ struct Context {
   std::unique_ptr<guard::Decisions> decisions;
   std::unique_ptr<guard::Engine> guard;
   std::unique_ptr<alerts::AlertService> alerts;
+  std::unique_ptr<alerts::GuardAlertSink> guard_alerts;
   std::unique_ptr<alerts::Transport> transport;  // outbound HTTP for notifiers
   std::unique_ptr<alerts::Dispatcher> dispatcher;
   std::vector<audit::VerifyReport> startup_verification;

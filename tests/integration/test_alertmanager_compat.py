@@ -152,7 +152,7 @@ class AlertmanagerApiTest(unittest.TestCase):
         # Filters.
         got = self.alerts("?filter=" + "alertname%3D%22DiskSlow%22" + "&inhibited=false")
         self.assertEqual([x["labels"]["service"] for x in got], ["web"])
-        got = self.alerts("?receiver=pag.*")
+        got = self.alerts("?receiver=pag.*&filter=alertname%3D~%22Disk.%2A%22")
         self.assertEqual([x["labels"]["alertname"] for x in got], ["DiskFull"])
         # Groups in Alertmanager's shape, one per (route, alertname).
         groups = self.s.request("GET", "/api/v2/alerts/groups").body
@@ -237,9 +237,55 @@ class AlertmanagerApiTest(unittest.TestCase):
         actions = {e["action"] for e in entries}
         self.assertTrue({"silence.create", "silence.update", "silence.expire"} <= actions, actions)
 
+    def test_guard_detections_become_alerts(self):
+        now = int(time.time() * 1000)
+        lines = []
+        for i in range(150):
+            lines.append(json.dumps({"ts": now - 4 * 60 * 1000 + i * 1500, "key_id": "key_am_bf",
+                                     "ip": "203.0.113.9", "method": "POST", "path": "/v1/auth",
+                                     "status": 401 if i % 5 else 200, "latency_ms": 40}))
+        r = self.s.request("POST", "/api/v1/requests", raw=("\n".join(lines) + "\n").encode(),
+                           headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(r.status, 202, r)
+        got = self.alerts("?filter=alertname%3D%22SiraGuardBruteForce%22")
+        self.assertEqual(len(got), 1, got)
+        a = got[0]
+        self.assertEqual(a["labels"]["severity"], "critical")
+        self.assertEqual(a["labels"]["key_id"], "key_am_bf")
+        self.assertEqual(a["labels"]["source"], "sira-guard")
+        self.assertEqual(a["annotations"]["runbook_url"], "docs/runbooks/SiraGuardBruteForce.md")
+        self.assertIn(a["annotations"]["action_taken"], ("tempban", "permban"))
+
     def test_needs_a_token_unless_anonymous_is_configured(self):
         r = self.s.request("GET", "/api/v2/alerts", token=None)
         self.assertEqual(r.status, 401)
+
+
+class CheckConfigTest(unittest.TestCase):
+    def run_check(self, path):
+        return subprocess.run([os.environ["SIRA_BIN"], "alerts", "check-config", path],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_existing_alertmanager_yml_is_accepted_and_unsupported_fields_are_named(self):
+        golden = os.path.join(os.path.dirname(__file__), "..", "golden", "alerts", "alertmanager.yml")
+        cp = self.run_check(golden)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("valid (8 receivers, 2 inhibit rules)", cp.stdout)
+        for field in ("receivers[4].opsgenie_configs", "receivers[6].victorops_configs",
+                      "receivers[5].webhook_configs[0].http_config", "global.http_config",
+                      "receivers[0].email_configs (SMTP delivery is not built)"):
+            self.assertIn("not supported, ignored: " + field, cp.stdout)
+
+    def test_errors_name_the_path(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+            f.write("route:\n  receiver: nobody\nreceivers:\n  - name: team\n")
+        self.addCleanup(os.unlink, f.name)
+        cp = self.run_check(f.name)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn('route.receiver: undefined receiver "nobody"', cp.stderr)
+        cp = self.run_check("/nonexistent/alertmanager.yml")
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("cannot read", cp.stderr)
 
 
 @unittest.skipUnless(PROMETHEUS and AMTOOL, "Debian's prometheus and prometheus-alertmanager are needed")
