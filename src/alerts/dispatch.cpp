@@ -135,7 +135,9 @@ Result<int64_t> Dispatcher::flush() {
         g.receiver = r->receiver;
         g.route = r;
         g.labels = std::move(gl);
-        g.next_flush_at = now + r->group_wait_ms;
+        // The group began when its first alert arrived (after a restart: long ago, so a group
+        // of old alerts flushes at once and the notification log decides what is still news).
+        g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
       }
       auto done = g.done_resolved.find(a.fp);
       if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
@@ -233,6 +235,9 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
           resolved_here_set.insert(v->alert.fp);
         }
       }
+      // Everything muted: the pipeline stops before the notification log (Alertmanager's
+      // MuteStage), so what receivers were told stays as it was.
+      if (firing_set.empty() && resolved_here_set.empty()) continue;
       // Alertmanager's DedupStage.needsUpdate.
       bool needs;
       if (!row) {
@@ -272,6 +277,23 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
       ++queued;
     }
     SIRA_CHECK(tx->commit());
+  }
+  // The incidents hand-off: only when what fires changed.
+  if (!sinks_.empty() && firing_set != g.told_sinks && !(firing_set.empty() && g.told_sinks.empty())) {
+    AlertGroupEvent ev;
+    ev.tenant_id = g.tenant_id;
+    ev.receiver = g.receiver;
+    ev.group_key = g.group_key;
+    ev.status = firing_set.empty() ? "resolved" : "firing";
+    ev.group_labels = g.labels;
+    std::vector<const AlertView*> all = firing;
+    all.insert(all.end(), resolved.begin(), resolved.end());
+    ev.common_labels = common(all, false);
+    for (const AlertView* v : firing) ev.firing.push_back(v->alert);
+    for (const AlertView* v : resolved) ev.resolved.push_back(v->alert);
+    ev.at_ms = now;
+    for (AlertGroupSink* sink : sinks_) sink->on_group(ev);
+    g.told_sinks = firing_set;
   }
   // Resolved alerts leave the group once dealt with (Alertmanager deletes them after a flush).
   for (const AlertView* v : resolved) {

@@ -35,6 +35,24 @@ class Transport {
                            int64_t timeout_ms) = 0;
 };
 
+// The hand-off to incidents: a group started firing, changed what fires, or resolved entirely.
+// Emitted by flush() after the group's notifications were queued, in the flushing thread;
+// consumers must be quick and idempotent per group_key (after a restart a group's current state
+// is emitted again).
+struct AlertGroupEvent {
+  std::string tenant_id, receiver, group_key;
+  std::string status;  // firing | resolved
+  LabelSet group_labels, common_labels;
+  std::vector<Alert> firing, resolved;
+  int64_t at_ms = 0;
+};
+
+class AlertGroupSink {
+ public:
+  virtual ~AlertGroupSink() = default;
+  virtual void on_group(const AlertGroupEvent& event) = 0;
+};
+
 struct DispatchOptions {
   std::string external_url = "http://127.0.0.1:8080";  // in payloads (externalURL, links)
   int64_t retry_initial_ms = 1000;
@@ -64,6 +82,9 @@ class Dispatcher {
              DispatchOptions options);
   static std::vector<store::Migration> migrations();
 
+  // Subscribes to group changes (incidents). Call before the first flush().
+  void add_sink(AlertGroupSink* sink) { sinks_.push_back(sink); }
+
   // Regroups the current alerts and flushes every group whose time has come. Returns the number
   // of notifications queued.
   Result<int64_t> flush();
@@ -85,6 +106,7 @@ class Dispatcher {
     LabelSet labels;
     std::set<uint64_t> fps;
     std::map<uint64_t, int64_t> done_resolved;  // resolved alerts already flushed -> their endsAt
+    std::set<uint64_t> told_sinks;              // firing set last handed to the sinks
     int64_t next_flush_at = 0;
   };
   Result<int64_t> flush_group(Group& g, const std::map<uint64_t, const AlertView*>& alerts,
@@ -100,6 +122,7 @@ class Dispatcher {
   AlertService& alerts_;
   Transport& transport_;
   DispatchOptions options_;
+  std::vector<AlertGroupSink*> sinks_;
   std::mutex mu_;
   std::map<std::string, Group> groups_;  // tenant \x1f route id \x1f group key
 };
