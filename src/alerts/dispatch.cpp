@@ -94,7 +94,71 @@ Dispatcher::Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock&
       metrics_(metrics),
       alerts_(alerts),
       transport_(transport),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (options_.notify_silences)
+    alerts_.set_silence_listener([this](const std::string& tenant_id, const Silence& s,
+                                        bool created) { on_silence(tenant_id, s, created); });
+}
+
+void Dispatcher::on_silence(const std::string& tenant_id, const Silence& silence, bool created) {
+  const AlertingConfig& cfg = alerts_.config();
+  const int64_t now = clock_.now_ms();
+  // Firing alerts the silence covers, by receiver.
+  std::map<std::string, bj::array> by_receiver;
+  for (const auto& snap : alerts_.snapshot()) {
+    const Alert& a = snap.view.alert;
+    if (snap.tenant_id != tenant_id || a.resolved_at(now) || !matches_all(silence.matchers, a.labels))
+      continue;
+    for (const Route* r : match_routes(cfg.route, a.labels))
+      by_receiver[r->receiver].push_back(bj::object{{"labels", labels_json(a.labels)},
+                                                    {"fingerprint", fingerprint_hex(a.fp)}});
+  }
+  bj::array matchers;
+  for (const auto& m : silence.matchers) matchers.push_back(bj::value(m.to_string()));
+  const std::string status = created ? "silenced" : "unsilenced";
+  bj::object sil{{"id", silence.id},
+                 {"matchers", matchers},
+                 {"startsAt", format_rfc3339_ms(silence.starts_at_ms)},
+                 {"endsAt", format_rfc3339_ms(silence.ends_at_ms)},
+                 {"createdBy", silence.created_by},
+                 {"comment", silence.comment}};
+  auto tx = db_.begin(store::TxKind::kWrite);
+  if (!tx) return;
+  for (auto& [receiver_name, alerts] : by_receiver) {
+    const Receiver* r = cfg.find_receiver(receiver_name);
+    if (!r) continue;
+    auto queue = [&](const std::string& kind, size_t i, const std::string& url,
+                     const std::string& payload) {
+      (void)(*tx)->exec(
+          "INSERT INTO alert_notifications (tenant_id, receiver, integration, kind, group_key, "
+          "url, payload, status, attempts, next_attempt_at, created_at, sent_at, last_error, "
+          "firing, resolved) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, '', ?, 0)",
+          {tenant_id, receiver_name, kind + "[" + std::to_string(i) + "]", kind,
+           "silence:" + silence.id, url, payload, now, now, static_cast<int64_t>(alerts.size())});
+    };
+    for (size_t i = 0; i < r->webhook_configs.size(); ++i)
+      queue("webhook", i, r->webhook_configs[i].url,
+            bj::serialize(bj::object{{"receiver", receiver_name},
+                                     {"status", status},
+                                     {"silence", sil},
+                                     {"alerts", alerts},
+                                     {"externalURL", options_.external_url},
+                                     {"version", "4"},
+                                     {"groupKey", "silence:" + silence.id}}));
+    for (size_t i = 0; i < r->slack_configs.size(); ++i) {
+      const SlackConfig& c = r->slack_configs[i];
+      std::string url = !c.api_url.empty() ? c.api_url : cfg.global.slack_api_url;
+      queue("slack", i, url,
+            bj::serialize(bj::object{{"text", "Silence " + silence.id + " " +
+                                                  (created ? "started" : "ended") + " by " +
+                                                  silence.created_by + ": " + silence.comment +
+                                                  " (" + std::to_string(alerts.size()) +
+                                                  " firing alerts)"}}));
+    }
+  }
+  if (auto st = (*tx)->commit(); !st)
+    log_warn("silence notification could not be queued", {{"error", st.error().detail}});
+}
 
 std::vector<store::Migration> Dispatcher::migrations() {
   return {{"alerts", 2, "notification log and queue",

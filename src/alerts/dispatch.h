@@ -111,6 +111,9 @@ class Dispatcher {
   };
   Result<int64_t> flush_group(Group& g, const std::map<uint64_t, const AlertView*>& alerts,
                               int64_t now);
+  // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
+  // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).
+  void on_silence(const std::string& tenant_id, const Silence& silence, bool created);
   std::string render(const Receiver& r, const std::string& kind, size_t index, const Group& g,
                      const std::vector<const AlertView*>& alerts, bool firing, int64_t now,
                      std::string* url) const;

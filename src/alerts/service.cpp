@@ -350,6 +350,19 @@ Status AlertService::write_silence(store::Transaction& tx, const std::string& te
 
 Result<std::string> AlertService::put_silence(const std::string& tenant_id, Silence s,
                                               const std::string& actor) {
+  std::optional<Silence> expired, created;
+  auto id = put_silence_locked(tenant_id, std::move(s), actor, &expired, &created);
+  if (id && silence_listener_) {
+    if (expired) silence_listener_(tenant_id, *expired, false);
+    if (created) silence_listener_(tenant_id, *created, true);
+  }
+  return id;
+}
+
+Result<std::string> AlertService::put_silence_locked(const std::string& tenant_id, Silence s,
+                                                     const std::string& actor,
+                                                     std::optional<Silence>* expired,
+                                                     std::optional<Silence>* created_out) {
   const int64_t now = clock_.now_ms();
   if (s.starts_at_ms == 0) s.starts_at_ms = now;
   SIRA_CHECK(validate_silence(s));
@@ -412,6 +425,8 @@ Result<std::string> AlertService::put_silence(const std::string& tenant_id, Sile
                                               {"comment", s.comment}})}));
   SIRA_CHECK(tx->commit());
   if (expired_prev) t.silences[expired_prev->id] = *expired_prev;
+  *expired = expired_prev;
+  if (created) *created_out = s;
   std::string id = s.id;
   t.silences[id] = std::move(s);
   return id;
@@ -441,6 +456,15 @@ Result<Silence> AlertService::silence(const std::string& tenant_id, const std::s
 
 Status AlertService::expire_silence(const std::string& tenant_id, const std::string& id,
                                     const std::string& actor) {
+  std::optional<Silence> expired;
+  SIRA_CHECK(expire_silence_locked(tenant_id, id, actor, &expired));
+  if (expired && silence_listener_) silence_listener_(tenant_id, *expired, false);
+  return {};
+}
+
+Status AlertService::expire_silence_locked(const std::string& tenant_id, const std::string& id,
+                                           const std::string& actor,
+                                           std::optional<Silence>* expired) {
   const int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
   auto& t = tenant(tenant_id);
@@ -463,6 +487,7 @@ Status AlertService::expire_silence(const std::string& tenant_id, const std::str
   SIRA_CHECK(write_silence(*tx, tenant_id, s));
   SIRA_CHECK(audit_.append(*tx, tenant_id, {actor, "silence.expire", "silence", id, "{}"}));
   SIRA_CHECK(tx->commit());
+  *expired = s;
   it->second = std::move(s);
   return {};
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,12 @@ class AlertService {
   // Forgets alerts resolved before `resolved_before_ms` (memory and store); returns how many.
   Result<int64_t> gc(int64_t resolved_before_ms);
 
+  // Called after a silence was created (true) or expired (false) and committed, outside the
+  // service's lock. One listener; set before serving.
+  using SilenceListener =
+      std::function<void(const std::string& tenant_id, const Silence& silence, bool created)>;
+  void set_silence_listener(SilenceListener fn) { silence_listener_ = std::move(fn); }
+
   const AlertingConfig& config() const { return config_; }
   const std::string& config_text() const { return config_text_; }
   std::vector<std::string> receiver_names() const;
@@ -119,6 +126,11 @@ class AlertService {
                         const std::vector<const Alert*>& firing) const;
   std::vector<AlertView> views(const TenantState& t, const AlertFilter& filter, int64_t now) const;
   Status write_silence(store::Transaction& tx, const std::string& tenant_id, const Silence& s);
+  Result<std::string> put_silence_locked(const std::string& tenant_id, Silence silence,
+                                         const std::string& actor, std::optional<Silence>* expired,
+                                         std::optional<Silence>* created);
+  Status expire_silence_locked(const std::string& tenant_id, const std::string& id,
+                               const std::string& actor, std::optional<Silence>* expired);
 
   store::Database& db_;
   audit::AuditLog& audit_;
@@ -128,6 +140,7 @@ class AlertService {
   std::string config_text_;
   Inhibitor inhibitor_;
   int64_t started_at_ = 0;
+  SilenceListener silence_listener_;
   mutable std::mutex mu_;
   std::map<std::string, TenantState> tenants_;
 };

@@ -416,6 +416,7 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   oo.dispatch.retry_initial_ms = config.alerts.retry_initial_ms;
   oo.dispatch.retry_max_ms = config.alerts.retry_max_ms;
   oo.dispatch.max_attempts = config.alerts.max_attempts;
+  oo.dispatch.notify_silences = config.alerts.notify_silences;
   auto opened = open_context(config.data_dir, clock, oo);
   if (!opened) {
     log_error("cannot start", {{"error", opened.error().detail}});

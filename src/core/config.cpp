@@ -206,6 +206,7 @@ const std::vector<KeySpec>& specs() {
        integer([](Config& c) -> int64_t& { return c.alerts.retry_max_ms; }, 10, 86400000)},
       {"alerts.max_attempts",
        integer([](Config& c) -> int64_t& { return c.alerts.max_attempts; }, 1, 1000)},
+      {"alerts.notify_silences", boolean([](Config& c) -> bool& { return c.alerts.notify_silences; })},
       {"alerts.anonymous_tenant",
        text([](Config& c) -> std::string& { return c.alerts.anonymous_tenant; }, {})},
       {"kafka.batch_max_ms",

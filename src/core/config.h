@@ -87,6 +87,7 @@ struct Config {
     int64_t retry_initial_ms = 1000;  // first retry of a failed notification, doubled each time
     int64_t retry_max_ms = 300000;
     int64_t max_attempts = 10;        // then the notification is dead (replayable)
+    bool notify_silences = false;     // tell receivers when a silence starts or ends (#730)
   } alerts;
 };
 

@@ -73,7 +73,7 @@ class DispatchTest : public ::testing::Test {
   }
 
   // A new service and dispatcher over the same store, as after a crash.
-  void restart() {
+  void restart(bool notify_silences = false) {
     dispatcher_.reset();
     std::vector<std::string> unsupported;
     auto cfg = parse_alerting_config(kConfig, &unsupported);
@@ -84,6 +84,7 @@ class DispatchTest : public ::testing::Test {
     o.retry_initial_ms = 1000;
     o.retry_max_ms = 4000;
     o.max_attempts = 3;
+    o.notify_silences = notify_silences;
     dispatcher_ = std::make_unique<Dispatcher>(*db_, *audit_, clock_, metrics_, *service_,
                                                transport_, o);
     dispatcher_->add_sink(&sink_);
@@ -251,6 +252,30 @@ TEST_F(DispatchTest, RestartKeepsTheNotificationLogAndTheQueue) {
   tick(10 * kSec);
   ASSERT_EQ(transport_.bodies.size(), 3u);
   EXPECT_EQ(transport_.bodies[2].at("status").as_string(), "resolved");
+}
+
+TEST_F(DispatchTest, SilenceStartAndEndAreNotifiedWhenAsked) {
+  restart(true);
+  post("Disk");
+  tick(10 * kSec);
+  ASSERT_EQ(transport_.bodies.size(), 1u);
+  Silence s;
+  s.matchers.push_back(*Matcher::make("alertname", MatchType::kEqual, "Disk"));
+  s.ends_at_ms = now() + 3600 * kSec;
+  s.created_by = "ops";
+  s.comment = "disk swap";
+  auto id = service_->put_silence("ten", s, "tok");
+  ASSERT_TRUE(id.has_value());
+  tick(10);
+  ASSERT_EQ(transport_.bodies.size(), 2u);
+  EXPECT_EQ(transport_.bodies[1].at("status").as_string(), "silenced");
+  EXPECT_EQ(transport_.bodies[1].at("silence").at("id").as_string(), *id);
+  EXPECT_EQ(transport_.bodies[1].at("alerts").as_array().size(), 1u);
+  ASSERT_TRUE(service_->expire_silence("ten", *id, "tok").has_value());
+  tick(10);
+  ASSERT_EQ(transport_.bodies.size(), 3u);
+  EXPECT_EQ(transport_.bodies[2].at("status").as_string(), "unsilenced");
+  // Off by default: the other tests' silences sent nothing of the kind.
 }
 
 }  // namespace
