@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import socketserver
 import sys
 import threading
@@ -93,6 +94,21 @@ def rss(pid):
     except OSError:
         return float("nan"), float("nan")
     return out.get("VmRSS", float("nan")), out.get("VmHWM", float("nan"))
+
+
+def cpu_seconds(pid):
+    """user + system CPU seconds of a process (all its threads) from /proc/PID/stat."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def label_fragment(i):
@@ -380,6 +396,33 @@ def cmd_ceiling(name, url, out):
         json.dump({"alerts_per_s": rate}, f)
 
 
+def cmd_sink_ceiling(sink):
+    """How fast the sink takes notifications one after the other (as a sequential sender does):
+    a new connection per POST (sira's notifier: no pooling) and one keep-alive connection."""
+    body = json.dumps({"receiver": "sink", "status": "firing", "groupKey": "{}:{alertname=\"C\"}",
+                       "groupLabels": {"alertname": "C"}, "version": "4",
+                       "alerts": [{"status": "firing", "labels": {"alertname": "C", "instance": str(i)},
+                                   "annotations": {"summary": "x" * 60}} for i in range(20)]}).encode()
+    rates = []
+    for keepalive in (False, True):
+        n, t_end = 0, time.monotonic() + 1.5
+        c = conn_for(sink)
+        t0 = time.monotonic()
+        while time.monotonic() < t_end:
+            if not keepalive:
+                c = conn_for(sink)
+            c.request("POST", "/hook", body=body, headers={"Content-Type": "application/json"})
+            c.getresponse().read()
+            if not keepalive:
+                c.close()
+            n += 1
+        rates.append(n / (time.monotonic() - t0))
+        c.close()
+    http_get_json(sink + "/reset")
+    print("  webhook sink, one sender posting 20-alert notifications back to back: %s/s with a new "
+          "connection each, %s/s on one keep-alive connection" % (f"{rates[0]:,.0f}", f"{rates[1]:,.0f}"))
+
+
 def cmd_bench(name, url, token, sink, pid, out):
     pid = int(pid)
     http_get_json(sink + "/reset")
@@ -392,11 +435,15 @@ def cmd_bench(name, url, token, sink, pid, out):
           % (name, len(sent), PROBE_INTERVAL * 1000 * 1.2, fmt_delays(idle, idle_missing)))
     # 2. the load, with probes under it
     http_get_json(sink + "/reset")
+    client_cpu0 = children_cpu()
     procs, q, start_at, end_at = run_load(url, token)
     while time.monotonic() < start_at:
         time.sleep(0.005)
+    server_cpu0 = cpu_seconds(pid)
     sent_load = run_probes(url, token, name + "-load", 0, LOAD_PROBE_INTERVAL, stop_at=end_at)
+    server_cpu = cpu_seconds(pid) - server_cpu0
     r = collect(procs, q, end_at)
+    client_cpu = children_cpu() - client_cpu0
     rss_after_load = rss(pid)
     win = http_get_json(sink + "/stats?from=%f&to=%f" % (start_at, end_at))
     last = wait_quiet(sink, max(2.5, GROUP_INTERVAL * 2 + 0.5), 30)
@@ -408,9 +455,11 @@ def cmd_bench(name, url, token, sink, pid, out):
           "(HTTP 200; %d fired, %d resolved), %d non-200, %d connection errors%s"
           % (name, r["posts"], BATCH, d, WORKERS, f"{acc:,.0f}", r["fired"], r["resolved"],
              r["non200"], r["errors"], (" (first: %s)" % r["sample"]) if r["sample"] else ""))
-    print("  %s: POST latency p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+    print("  %s: POST latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU during the load: server "
+          "%.1f s (%.2f cores, %.2f ms per 1,000 alerts accepted), client processes %.1f s (%.2f cores)"
           % (name, pct(r["lat"], 0.5) * 1000, pct(r["lat"], 0.99) * 1000,
-             max(r["lat"] or [0]) * 1000))
+             max(r["lat"] or [0]) * 1000, server_cpu, server_cpu / d,
+             1e6 * server_cpu / max(1, r["alerts_ok"]), client_cpu, client_cpu / d))
     print("  %s: delivered during the load: %s notifications/s, %s alerts/s (%d notifications, "
           "%d alerts: %d firing + %d resolved entries; ceiling of the config: %d groups / %.0f s "
           "group_interval = %d notifications/s)"
@@ -428,7 +477,8 @@ def cmd_bench(name, url, token, sink, pid, out):
         json.dump({"accepted": acc, "notif": win["notifications"] / d, "delivered": win["alerts"] / d,
                    "idle_p50": pct(idle, 0.5), "idle_p99": pct(idle, 0.99), "idle_missing": idle_missing,
                    "load_p50": pct(loaded, 0.5), "load_p99": pct(loaded, 0.99),
-                   "load_missing": loaded_missing, "non200": r["non200"], "errors": r["errors"]}, f)
+                   "load_missing": loaded_missing, "non200": r["non200"], "errors": r["errors"],
+                   "cpu_per_1000": 1e6 * server_cpu / max(1, r["alerts_ok"])}, f)
 
 
 def mem_worker(w, url, token, q):
@@ -486,9 +536,16 @@ def cmd_memory(name, url, token, sink, pid, out):
         if p.is_alive():
             p.kill()
     dt = time.monotonic() - t0
-    # let the dispatcher form the 1,000 groups and flush them once (group_wait), then settle
-    time.sleep(GROUP_WAIT + 2)
-    loaded = rss(pid)
+    # let the dispatcher form the 1,000 groups and flush them (group_wait), then sample RSS and
+    # CPU for 3 s with no traffic at all
+    time.sleep(GROUP_WAIT + 1)
+    cpu0, t_cpu0 = cpu_seconds(pid), time.monotonic()
+    samples = []
+    for _ in range(30):
+        samples.append(rss(pid)[0])
+        time.sleep(0.1)
+    idle_cores = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t_cpu0)
+    loaded = (max(samples), rss(pid)[1])
     count = -1
     try:
         c = conn_for(url, 120)
@@ -503,13 +560,15 @@ def cmd_memory(name, url, token, sink, pid, out):
     stats = http_get_json(sink + "/stats?from=0")
     print("  %s: posted %d distinct alerts in batches of %d in %.1f s (%s alerts/s), %d refused%s"
           % (name, ok, MEM_BATCH, dt, f"{ok / dt:,.0f}", bad, (" (first: %s)" % sample) if sample else ""))
-    print("  %s: with %d active alerts: RSS %.1f MiB (+%.1f over idle), peak %.1f MiB; "
-          "GET /api/v2/alerts lists %d of them (RSS after it %.1f MiB, peak %.1f MiB); "
-          "sink got %d notifications carrying %d alerts"
-          % (name, ok, loaded[0], loaded[0] - idle[0], loaded[1], count, after_get[0], after_get[1],
-             stats["notifications"], stats["alerts"]))
+    print("  %s: holding %d active alerts, no traffic: RSS %.1f-%.1f MiB over 3 s (+%.1f over idle), "
+          "peak since start (VmHWM) %.1f MiB, CPU %.2f cores"
+          % (name, ok, min(samples), max(samples), max(samples) - idle[0], loaded[1], idle_cores))
+    print("  %s: GET /api/v2/alerts then lists %d of them (RSS after it %.1f MiB, peak %.1f MiB); "
+          "the sink got %d notifications carrying %d alerts"
+          % (name, count, after_get[0], after_get[1], stats["notifications"], stats["alerts"]))
     with open(out, "w") as f:
         json.dump({"idle_rss": idle[0], "rss": loaded[0], "hwm": loaded[1], "rss_after_get": after_get[0],
+                   "idle_cores": idle_cores,
                    "hwm_after_get": after_get[1], "count": count, "ok": ok}, f)
 
 
@@ -526,6 +585,8 @@ def cmd_compare(sira_f, am_f, ceiling_f=None):
           "in %s notifications/s, ratio %.2fx (target >= 5x): %s"
           % (f"{s['delivered']:,.0f}", f"{s['notif']:,.0f}", f"{a['delivered']:,.0f}",
              f"{a['notif']:,.0f}", r2, "met" if r2 >= 5 else "NOT met"))
+    print("  server CPU per 1,000 alerts accepted under the load: sira %.1f ms, Alertmanager %.1f ms"
+          % (s["cpu_per_1000"], a["cpu_per_1000"]))
     if ceiling_f and os.path.exists(ceiling_f):
         c = json.load(open(ceiling_f))["alerts_per_s"]
         print("  client ceiling %s alerts/s: sira ran at %.0f%% of it, Alertmanager at %.0f%%"
@@ -541,11 +602,13 @@ def cmd_compare(sira_f, am_f, ceiling_f=None):
 
 def cmd_compare_memory(sira_f, am_f):
     s, a = json.load(open(sira_f)), json.load(open(am_f))
-    ok = s["rss"] <= 512 and s["count"] == s["ok"] == MEM_ALERTS
-    print("  memory with %d active alerts: sira RSS %.1f MiB (idle %.1f MiB, peak %.1f MiB), "
-          "Alertmanager RSS %.1f MiB (idle %.1f MiB, peak %.1f MiB); sira target <= 512 MiB: %s"
-          % (MEM_ALERTS, s["rss"], s["idle_rss"], s["hwm"], a["rss"], a["idle_rss"], a["hwm"],
+    ok = s["hwm"] <= 512 and s["count"] == s["ok"] == MEM_ALERTS
+    print("  memory with %d active alerts: sira peak %.1f MiB (RSS %.1f MiB, idle %.1f MiB), "
+          "Alertmanager peak %.1f MiB (RSS %.1f MiB, idle %.1f MiB); sira target <= 512 MiB: %s"
+          % (MEM_ALERTS, s["hwm"], s["rss"], s["idle_rss"], a["hwm"], a["rss"], a["idle_rss"],
              "met" if ok else "NOT met"))
+    print("  CPU holding them with no traffic: sira %.2f cores, Alertmanager %.2f cores"
+          % (s["idle_cores"], a["idle_cores"]))
 
 
 if __name__ == "__main__":
@@ -553,6 +616,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "sink":
         run_sink(int(args[0]))
+    elif cmd == "sink-ceiling":
+        cmd_sink_ceiling(*args)
     elif cmd == "ceiling":
         cmd_ceiling(*args)
     elif cmd == "bench":

@@ -145,7 +145,9 @@ std::vector<store::Migration> AlertService::migrations() {
            "CREATE TABLE silences ("
            " tenant_id TEXT NOT NULL, id TEXT NOT NULL, matchers TEXT NOT NULL,"
            " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-           " created_by TEXT NOT NULL, comment TEXT NOT NULL, PRIMARY KEY (tenant_id, id));"}};
+           " created_by TEXT NOT NULL, comment TEXT NOT NULL, PRIMARY KEY (tenant_id, id));"},
+          {"alerts", 3, "recurring silences",
+           "ALTER TABLE silences ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';"}};
 }
 
 AlertService::TenantState& AlertService::tenant(const std::string& tenant_id) {
@@ -173,8 +175,8 @@ Status AlertService::load() {
                }));
   Status bad;
   SIRA_CHECK(tx->each(
-      "SELECT tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, comment "
-      "FROM silences",
+      "SELECT tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, comment, "
+      "recurrence FROM silences",
       {}, [&](const store::Row& r) {
         auto ms = matchers_from(r.str(2));
         if (!ms) {
@@ -189,6 +191,15 @@ Status AlertService::load() {
         s.updated_at_ms = r.i64(5);
         s.created_by = r.str(6);
         s.comment = r.str(7);
+        if (!r.str(8).empty()) {
+          auto rec = parse_recurrence(r.str(8));
+          if (!rec) {
+            bad = std::unexpected(rec.error());
+            return false;
+          }
+          s.recurrence = std::move(*rec);
+          s.recurrence_json = r.str(8);
+        }
         tenant(r.str(0)).silences[s.id] = std::move(s);
         return true;
       }));
@@ -339,12 +350,13 @@ Status AlertService::write_silence(store::Transaction& tx, const std::string& te
                                    const Silence& s) {
   SIRA_CHECK(tx.exec(
       "INSERT INTO silences (tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, "
-      "comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
-      "matchers = excluded.matchers, starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
-      "updated_at = excluded.updated_at, created_by = excluded.created_by, "
-      "comment = excluded.comment",
+      "comment, recurrence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO "
+      "UPDATE SET matchers = excluded.matchers, starts_at = excluded.starts_at, "
+      "ends_at = excluded.ends_at, updated_at = excluded.updated_at, "
+      "created_by = excluded.created_by, comment = excluded.comment, "
+      "recurrence = excluded.recurrence",
       {tenant_id, s.id, matchers_json(s.matchers), s.starts_at_ms, s.ends_at_ms, s.updated_at_ms,
-       s.created_by, s.comment}));
+       s.created_by, s.comment, s.recurrence_json}));
   return {};
 }
 

@@ -9,6 +9,7 @@
 
 #include "alerts/matchers.h"
 #include "alerts/model.h"
+#include "alerts/timeinterval.h"
 #include "core/error.h"
 
 namespace sira::alerts {
@@ -21,6 +22,11 @@ struct Silence {
   int64_t updated_at_ms = 0;
   std::string created_by;
   std::string comment;
+  // Recurring silences (Alertmanager #214, a sira extension): when set, the silence only mutes
+  // while one of these intervals contains the time, between startsAt and endsAt ("every night
+  // 22:00-23:00 for the next month"). `recurrence_json` is the interval list as given.
+  std::vector<TimeInterval> recurrence;
+  std::string recurrence_json;
 
   enum class State { kPending, kActive, kExpired };
 
@@ -28,7 +34,7 @@ struct Silence {
   // in between (both bounds inclusive). Note: an expiry that sets endsAt = now leaves the
   // silence active until the clock moves past it.
   State state(int64_t now_ms) const;
-  // Active at `now_ms` and every matcher matches the labels.
+  // Active at `now_ms`, inside its recurrence if it has one, and every matcher matches.
   bool mutes(const LabelSet& labels, int64_t now_ms) const;
 };
 
@@ -43,5 +49,10 @@ const char* state_name(Silence::State state);
 // createdBy and comment non-empty ("createdBy", "comment"). The "endsAt in the past" check
 // needs the clock and stays with the caller. kInvalidArgument with the field.
 Status validate_silence(const Silence& silence);
+
+// Parses a recurrence: a JSON array of Alertmanager time intervals, each an object with
+// `times` ([{start_time, end_time}]), `weekdays`, `days_of_month`, `months`, `years` (arrays of
+// range strings) and `location`. kInvalidArgument naming the part ("recurrence[0].weekdays[1]").
+Result<std::vector<TimeInterval>> parse_recurrence(std::string_view json);
 
 }  // namespace sira::alerts

@@ -99,7 +99,19 @@ bj::object alert_json(const alerts::AlertView& v) {
   return o;
 }
 
+bj::object silence_json_base(const alerts::Silence& s, int64_t now);
+
 bj::object silence_json(const alerts::Silence& s, int64_t now) {
+  bj::object o = silence_json_base(s, now);
+  if (!s.recurrence_json.empty()) {
+    boost::system::error_code ec;
+    bj::value rec = bj::parse(s.recurrence_json, ec);
+    if (!ec) o["recurrence"] = rec;
+  }
+  return o;
+}
+
+bj::object silence_json_base(const alerts::Silence& s, int64_t now) {
   bj::array ms;
   for (const auto& m : s.matchers)
     ms.push_back(bj::object{{"name", m.name()},
@@ -162,6 +174,11 @@ Result<alerts::Silence> postable_silence(const std::string& body) {
   };
   s.created_by = text("createdBy");
   s.comment = text("comment");
+  if (auto rec = o.find("recurrence"); rec != o.end() && !rec->value().is_null()) {
+    s.recurrence_json = bj::serialize(rec->value());
+    s.recurrence = SIRA_TRY(alerts::parse_recurrence(s.recurrence_json));
+    if (s.recurrence.empty()) s.recurrence_json.clear();
+  }
   return s;
 }
 

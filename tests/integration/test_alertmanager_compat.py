@@ -256,6 +256,33 @@ class AlertmanagerApiTest(unittest.TestCase):
         self.assertEqual(a["annotations"]["runbook_url"], "docs/runbooks/SiraGuardBruteForce.md")
         self.assertIn(a["annotations"]["action_taken"], ("tempban", "permban"))
 
+    def test_recurring_silence_mutes_only_inside_its_interval(self):
+        self.post([{"labels": {"alertname": "Nightly", "job": "backup"}}])
+        now = time.time()
+        fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        hour = time.gmtime(now).tm_hour
+        inside = {"start_time": "%02d:00" % hour, "end_time": "%02d:00" % (hour + 1) if hour < 23 else "24:00"}
+        other = (hour + 2) % 24
+        outside = {"start_time": "%02d:00" % other, "end_time": "%02d:00" % (other + 1) if other < 23 else "24:00"}
+        base = {"matchers": [{"name": "alertname", "value": "Nightly", "isRegex": False}],
+                "startsAt": fmt(now), "endsAt": fmt(now + 7 * 86400), "createdBy": "ci",
+                "comment": "nightly backup window"}
+        r = self.s.request("POST", "/api/v2/silences", body=dict(base, recurrence=[{"times": [outside]}]))
+        self.assertEqual(r.status, 200, r)
+        out_id = r.body["silenceID"]
+        a = [x for x in self.alerts() if x["labels"]["alertname"] == "Nightly"][0]
+        self.assertEqual(a["status"]["silencedBy"], [])
+        got = self.s.request("GET", "/api/v2/silence/" + out_id).body
+        self.assertEqual(got["recurrence"], [{"times": [outside]}])
+        r = self.s.request("POST", "/api/v2/silences", body=dict(base, recurrence=[{"times": [inside]}]))
+        in_id = r.body["silenceID"]
+        a = [x for x in self.alerts() if x["labels"]["alertname"] == "Nightly"][0]
+        self.assertEqual(a["status"]["silencedBy"], [in_id])
+        bad = dict(base, recurrence=[{"weekdays": ["funday"]}])
+        r = self.s.request("POST", "/api/v2/silences", body=bad)
+        problem_ok(self, r, 400)
+        self.assertIn("recurrence[0].weekdays[0]", json.dumps(r.body))
+
     def test_needs_a_token_unless_anonymous_is_configured(self):
         r = self.s.request("GET", "/api/v2/alerts", token=None)
         self.assertEqual(r.status, 401)
