@@ -178,55 +178,74 @@ std::vector<store::Migration> Dispatcher::migrations() {
            "CREATE INDEX alert_notifications_tenant ON alert_notifications (tenant_id, id);"}};
 }
 
+const std::vector<const Route*>& Dispatcher::routes_of(uint64_t fp, const LabelSet& labels) {
+  auto it = routes_cache_.find(fp);
+  if (it != routes_cache_.end()) return it->second;
+  if (routes_cache_.size() > 1000000) routes_cache_.clear();  // bounded
+  return routes_cache_.emplace(fp, match_routes(alerts_.config().route, labels)).first->second;
+}
+
 Result<int64_t> Dispatcher::flush() {
-  std::vector<AlertService::Snapshot> snap = alerts_.snapshot();
-  const AlertingConfig& cfg = alerts_.config();
   const int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
-  std::map<std::string, std::map<uint64_t, const AlertView*>> by_tenant;
-  for (const auto& s : snap) by_tenant[s.tenant_id][s.view.alert.fp] = &s.view;
-  for (const auto& s : snap) {
-    const Alert& a = s.view.alert;
-    for (const Route* r : match_routes(cfg.route, a.labels)) {
-      LabelSet gl = group_labels(*r, a.labels);
-      std::string key = group_key(*r, gl);
-      std::string id = s.tenant_id + '\x1f' + r->id() + '\x1f' + key;
-      auto [it, created] = groups_.try_emplace(id);
-      Group& g = it->second;
-      if (created) {
-        g.tenant_id = s.tenant_id;
-        g.group_key = key;
-        g.receiver = r->receiver;
-        g.route = r;
-        g.labels = std::move(gl);
-        // The group began when its first alert arrived (after a restart: long ago, so a group
-        // of old alerts flushes at once and the notification log decides what is still news).
-        g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
+  // 1. Only the alerts received since the last flush join (or stay in) their groups.
+  auto changed = alerts_.take_changes();
+  if (!changed.empty()) {
+    auto views = alerts_.views_for(changed);
+    for (const auto& [key, v] : views) {
+      const Alert& a = v.alert;
+      for (const Route* r : routes_of(a.fp, a.labels)) {
+        LabelSet gl = group_labels(*r, a.labels);
+        std::string gkey = group_key(*r, gl);
+        std::string id = key.first + '\x1f' + r->id() + '\x1f' + gkey;
+        auto [it, created] = groups_.try_emplace(id);
+        Group& g = it->second;
+        if (created) {
+          g.tenant_id = key.first;
+          g.group_key = std::move(gkey);
+          g.receiver = r->receiver;
+          g.route = r;
+          g.labels = std::move(gl);
+          // The group began when its first alert arrived (after a restart: long ago, so a group
+          // of old alerts flushes at once and the notification log decides what is still news).
+          g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
+        }
+        auto done = g.done_resolved.find(a.fp);
+        if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
+          continue;  // its resolution was already dealt with
+        g.fps.insert(a.fp);
       }
-      auto done = g.done_resolved.find(a.fp);
-      if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
-        continue;  // its resolution was already dealt with
-      g.fps.insert(a.fp);
     }
   }
+  // 2. Groups whose time has come: their alerts as they are now.
+  std::vector<Group*> due;
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  for (auto& [id, g] : groups_) {
+    if (g.next_flush_at > now) continue;
+    due.push_back(&g);
+    for (uint64_t fp : g.fps) keys.emplace_back(g.tenant_id, fp);
+    for (const auto& [fp, ends] : g.done_resolved) keys.emplace_back(g.tenant_id, fp);
+  }
+  if (due.empty()) return int64_t{0};
+  auto views = alerts_.views_for(keys);
   int64_t queued = 0;
-  for (auto it = groups_.begin(); it != groups_.end();) {
-    Group& g = it->second;
-    const auto& alerts = by_tenant[g.tenant_id];
-    std::erase_if(g.fps, [&](uint64_t fp) { return !alerts.contains(fp); });
-    std::erase_if(g.done_resolved, [&](const auto& kv) { return !alerts.contains(kv.first); });
-    if (g.next_flush_at <= now && !g.fps.empty()) {
-      auto n = flush_group(g, alerts, now);
+  for (Group* g : due) {
+    std::map<uint64_t, const AlertView*> alerts;
+    for (uint64_t fp : g->fps)
+      if (auto it = views.find({g->tenant_id, fp}); it != views.end()) alerts[fp] = &it->second;
+    std::erase_if(g->fps, [&](uint64_t fp) { return !alerts.contains(fp); });
+    std::erase_if(g->done_resolved,
+                  [&](const auto& kv) { return !views.contains({g->tenant_id, kv.first}); });
+    if (!g->fps.empty()) {
+      auto n = flush_group(*g, alerts, now);
       if (!n) return std::unexpected(n.error());
       queued += *n;
-      g.next_flush_at = now + g.route->group_interval_ms;
     }
-    if (g.fps.empty() && g.done_resolved.empty()) {
-      it = groups_.erase(it);
-    } else {
-      ++it;
-    }
+    g->next_flush_at = now + g->route->group_interval_ms;
   }
+  std::erase_if(groups_, [](const auto& kv) {
+    return kv.second.fps.empty() && kv.second.done_resolved.empty();
+  });
   return queued;
 }
 

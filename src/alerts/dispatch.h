@@ -111,6 +111,9 @@ class Dispatcher {
   };
   Result<int64_t> flush_group(Group& g, const std::map<uint64_t, const AlertView*>& alerts,
                               int64_t now);
+  // Route matches of an alert, cached by fingerprint (labels never change for a fingerprint).
+  const std::vector<const Route*>& routes_of(uint64_t fp, const LabelSet& labels);
+  std::map<uint64_t, std::vector<const Route*>> routes_cache_;
   // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
   // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).
   void on_silence(const std::string& tenant_id, const Silence& silence, bool created);

@@ -170,6 +170,7 @@ Status AlertService::load() {
                  s.timeout = r.i64(6) != 0;
                  s.alert.generator_url = r.str(7);
                  s.alert.fp = fingerprint(s.alert.labels);
+                 changes_.emplace_back(r.str(0), s.alert.fp);
                  tenant(r.str(0)).alerts[s.alert.fp] = std::move(s);
                  return true;
                }));
@@ -261,6 +262,7 @@ Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
   int64_t firing = 0;
   for (auto& [a, timeout] : valid) {
     if (!a.resolved_at(now)) ++firing;
+    changes_.emplace_back(tenant_id, a.fp);
     t.alerts[a.fp] = StoredAlert{std::move(a), timeout};
   }
   report.accepted = static_cast<int64_t>(valid.size());
@@ -521,6 +523,50 @@ std::vector<AlertService::Snapshot> AlertService::snapshot() {
       }
       out.push_back({tenant_id, std::move(v)});
     }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, uint64_t>> AlertService::take_changes() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.swap(changes_);
+  return out;
+}
+
+std::map<std::pair<std::string, uint64_t>, AlertView> AlertService::views_for(
+    const std::vector<std::pair<std::string, uint64_t>>& keys) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_.now_ms();
+  std::map<std::pair<std::string, uint64_t>, AlertView> out;
+  // The firing alerts of a tenant, once per call, and only when inhibition needs them.
+  std::map<std::string, std::vector<const Alert*>> firing;
+  const bool inhibits = !config_.inhibit_rules.empty();
+  for (const auto& key : keys) {
+    auto tit = tenants_.find(key.first);
+    if (tit == tenants_.end()) continue;
+    const TenantState& t = tit->second;
+    auto it = t.alerts.find(key.second);
+    if (it == t.alerts.end()) continue;
+    const Alert& a = it->second.alert;
+    AlertView v{a, {}};
+    if (a.resolved_at(now)) {
+      v.status.state = "resolved";
+    } else {
+      for (const auto& [id, s] : t.silences)
+        if (s.mutes(a.labels, now)) v.status.silenced_by.push_back(id);
+      if (inhibits) {
+        auto [fit, fresh] = firing.try_emplace(key.first);
+        if (fresh)
+          for (const auto& [fp, sa] : t.alerts)
+            if (!sa.alert.resolved_at(now)) fit->second.push_back(&sa.alert);
+        for (uint64_t fp : inhibitor_.inhibited_by(a.labels, fit->second, now))
+          v.status.inhibited_by.push_back(fingerprint_hex(fp));
+      }
+      v.status.state =
+          v.status.silenced_by.empty() && v.status.inhibited_by.empty() ? "active" : "suppressed";
+    }
+    out.emplace(key, std::move(v));
   }
   return out;
 }

@@ -98,6 +98,13 @@ class AlertService {
     AlertView view;
   };
   std::vector<Snapshot> snapshot();
+  // The alerts received (or loaded at start) since the previous call, as (tenant, fingerprint):
+  // the dispatcher regroups only these.
+  std::vector<std::pair<std::string, uint64_t>> take_changes();
+  // Current views of the given alerts (missing ones are skipped), silences and inhibitions
+  // applied; receivers are not computed. For flushing the groups that are due.
+  std::map<std::pair<std::string, uint64_t>, AlertView> views_for(
+      const std::vector<std::pair<std::string, uint64_t>>& keys);
   // Forgets alerts resolved before `resolved_before_ms` (memory and store); returns how many.
   Result<int64_t> gc(int64_t resolved_before_ms);
 
@@ -141,6 +148,7 @@ class AlertService {
   Inhibitor inhibitor_;
   int64_t started_at_ = 0;
   SilenceListener silence_listener_;
+  std::vector<std::pair<std::string, uint64_t>> changes_;
   mutable std::mutex mu_;
   std::map<std::string, TenantState> tenants_;
 };
