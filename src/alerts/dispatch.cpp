@@ -77,14 +77,6 @@ int64_t jitter(int64_t ms) {
 
 }  // namespace
 
-std::vector<std::string> undelivered_integrations(const AlertingConfig& config) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < config.receivers.size(); ++i)
-    if (!config.receivers[i].email_configs.empty())
-      out.push_back("receivers[" + std::to_string(i) + "].email_configs (SMTP delivery is not built)");
-  return out;
-}
-
 Dispatcher::Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,
                        MetricsRegistry& metrics, AlertService& alerts, Transport& transport,
                        DispatchOptions options)
@@ -298,6 +290,8 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
       integrations.push_back({"slack", i, receiver->slack_configs[i].send_resolved});
     for (size_t i = 0; i < receiver->pagerduty_configs.size(); ++i)
       integrations.push_back({"pagerduty", i, receiver->pagerduty_configs[i].send_resolved});
+    for (size_t i = 0; i < receiver->email_configs.size(); ++i)
+      integrations.push_back({"email", i, receiver->email_configs[i].send_resolved});
 
     auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
     for (const auto& in : integrations) {
@@ -431,6 +425,26 @@ std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_
                                     {"groupKey", g.group_key},
                                     {"truncatedAlerts", truncated}});
   }
+  if (kind == "email") {
+    // The queue keeps what to send, never the SMTP password (read from the config at delivery).
+    const EmailConfig& c = r.email_configs[index];
+    *url = c.smarthost;
+    std::string text = summary + "\n\n";
+    for (const AlertView* v : alerts) {
+      const bool resolved = v->alert.resolved_at(clock_.now_ms());
+      text += std::string(resolved ? "[resolved] " : "[firing] ") + label_set_string(v->alert.labels) + "\n";
+      for (const auto& [k, val] : v->alert.annotations) text += "  " + k + ": " + val + "\n";
+      text += "  since " + format_rfc3339_ms(v->alert.starts_at_ms) + "\n";
+    }
+    text += "\n" + options_.external_url + "\n";
+    return bj::serialize(bj::object{{"to", c.to},
+                                    {"from", c.from},
+                                    {"hello", c.hello},
+                                    {"subject", summary},
+                                    {"text", text},
+                                    {"username", c.auth_username},
+                                    {"requireTls", c.require_tls}});
+  }
   if (kind == "slack") {
     const SlackConfig& c = r.slack_configs[index];
     *url = !c.api_url.empty() ? c.api_url : alerts_.config().global.slack_api_url;
@@ -495,12 +509,18 @@ Result<int64_t> Dispatcher::deliver() {
   }
   int64_t delivered = 0;
   for (auto& n : due) {
-    auto status =
-        transport_.post(n.url, "application/json", n.payload, {}, options_.send_timeout_ms);
-    const bool ok = status && *status >= 200 && *status < 300;
-    std::string error = ok       ? ""
-                        : status ? "HTTP " + std::to_string(*status)
-                                 : status.error().detail;
+    bool ok = false;
+    std::string error;
+    if (n.kind == "email") {
+      Status st = send_email(n);
+      ok = st.has_value();
+      if (!ok) error = st.error().detail;
+    } else {
+      auto status =
+          transport_.post(n.url, "application/json", n.payload, {}, options_.send_timeout_ms);
+      ok = status && *status >= 200 && *status < 300;
+      error = ok ? "" : status ? "HTTP " + std::to_string(*status) : status.error().detail;
+    }
     ++n.attempts;
     std::string next_status = "sent";
     int64_t next_at = 0;
@@ -542,6 +562,36 @@ Result<int64_t> Dispatcher::deliver() {
                                        {"error", error}});
   }
   return delivered;
+}
+
+Status Dispatcher::send_email(const Notification& n) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(n.payload, ec);
+  if (ec || !v.is_object()) return fail(ErrorCode::kInternal, "queued e-mail is not readable");
+  const auto& o = v.as_object();
+  auto str = [&](const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  };
+  Email e;
+  e.smarthost = n.url;
+  e.hello = str("hello");
+  e.from = str("from");
+  e.subject = str("subject");
+  e.text = str("text");
+  e.username = str("username");
+  auto tls = o.find("requireTls");
+  e.require_tls = tls == o.end() || !tls->value().is_bool() || tls->value().as_bool();
+  e.to.push_back(str("to"));  // the SMTP client splits comma-separated lists
+  // The password stays in the configuration: receivers[name].email_configs[i].
+  if (const Receiver* r = alerts_.config().find_receiver(n.receiver)) {
+    const size_t open = n.integration.find('[');
+    const size_t idx = open == std::string::npos
+                           ? 0
+                           : std::strtoul(n.integration.c_str() + open + 1, nullptr, 10);
+    if (idx < r->email_configs.size()) e.password = r->email_configs[idx].auth_password;
+  }
+  return transport_.mail(e, options_.send_timeout_ms);
 }
 
 namespace {

@@ -24,10 +24,20 @@
 
 namespace sira::alerts {
 
-// How a notifier talks to the outside (an HTTP client lives in src/http; the app injects it).
+// An e-mail as the email notifier hands it over.
+struct Email {
+  std::string smarthost, hello, from, subject, text;
+  std::vector<std::string> to;
+  std::string username, password;
+  bool require_tls = true;
+};
+
+// How a notifier talks to the outside (HTTP and SMTP clients live in src/http; the app injects
+// them).
 class Transport {
  public:
   virtual ~Transport() = default;
+  virtual Status mail(const Email& email, int64_t timeout_ms) = 0;
   // Returns the HTTP status, or an error when nothing came back (connect, TLS, timeout).
   virtual Result<int> post(const std::string& url, const std::string& content_type,
                            const std::string& body,
@@ -71,10 +81,6 @@ struct Notification {
   int64_t firing = 0, resolved = 0;
 };
 
-// Integrations the configuration names that the dispatcher does not deliver (email today), as
-// dotted paths like "receivers[0].email_configs".
-std::vector<std::string> undelivered_integrations(const AlertingConfig& config);
-
 class Dispatcher {
  public:
   Dispatcher(store::Database& db, audit::AuditLog& audit, const Clock& clock,
@@ -117,6 +123,7 @@ class Dispatcher {
   // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
   // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).
   void on_silence(const std::string& tenant_id, const Silence& silence, bool created);
+  Status send_email(const Notification& n);
   std::string render(const Receiver& r, const std::string& kind, size_t index, const Group& g,
                      const std::vector<const AlertView*>& alerts, bool firing, int64_t now,
                      std::string* url) const;

@@ -16,6 +16,7 @@
 #include "api/routes.h"
 #include "core/log.h"
 #include "http/client.h"
+#include "http/smtp.h"
 #include "http/server.h"
 #include "signals/kafka.h"
 #include "store/sqlite.h"
@@ -85,8 +86,24 @@ class HttpTransport final : public alerts::Transport {
     return r->status;
   }
 
+  Status mail(const alerts::Email& e, int64_t timeout_ms) override {
+    http::MailMessage m;
+    m.smarthost = e.smarthost;
+    if (!e.hello.empty()) m.hello = e.hello;
+    m.from = e.from;
+    m.to = e.to;
+    m.subject = e.subject;
+    m.text_body = e.text;
+    m.username = e.username;
+    m.password = e.password;
+    m.require_tls = e.require_tls;
+    m.timeout_ms = timeout_ms;
+    return mail_.send(m);
+  }
+
  private:
   http::Client client_;
+  http::MailClient mail_;
 };
 
 }  // namespace
@@ -153,8 +170,6 @@ Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
     text = ss.str();
   }
   auto parsed = alerts::parse_alerting_config(text, unsupported);
-  if (parsed && unsupported)
-    for (auto& field : alerts::undelivered_integrations(*parsed)) unsupported->push_back(field);
   if (!parsed)
     return fail(ErrorCode::kConfig,
                 (config.alerts.config_file.empty() ? std::string("default alerting config")

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "alerts/config.h"
-#include "alerts/dispatch.h"
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -389,7 +388,6 @@ int main(int argc, char** argv) {
     std::vector<std::string> unsupported;
     auto parsed = alerts::parse_alerting_config(text.str(), &unsupported);
     if (!parsed) return die(alerting_file + ": " + parsed.error().detail);
-    for (auto& field : alerts::undelivered_integrations(*parsed)) unsupported.push_back(field);
     std::cout << alerting_file << ": valid (" << parsed->receivers.size() << " receivers, "
               << parsed->inhibit_rules.size() << " inhibit rules)\n";
     for (const auto& field : unsupported) std::cout << "  not supported, ignored: " << field << "\n";

@@ -299,8 +299,7 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("valid (8 receivers, 2 inhibit rules)", cp.stdout)
         for field in ("receivers[4].opsgenie_configs", "receivers[6].victorops_configs",
-                      "receivers[5].webhook_configs[0].http_config", "global.http_config",
-                      "receivers[0].email_configs (SMTP delivery is not built)"):
+                      "receivers[5].webhook_configs[0].http_config", "global.http_config"):
             self.assertIn("not supported, ignored: " + field, cp.stdout)
 
     def test_errors_name_the_path(self):
@@ -477,6 +476,42 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(len(self.sink.received("Durable", "resolved")), 1)
         log = s.ok("GET", "/api/v1/notifications?receiver=hook")["items"]
         self.assertEqual([n["status"] for n in log], ["sent", "sent"])
+
+    def test_email_over_smtp(self):
+        import smtpd  # deprecated but present in Python 3.11; a local SMTP sink
+        import asyncore
+        received = []
+
+        class Sink(smtpd.SMTPServer):
+            def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+                received.append((mailfrom, rcpttos, data))
+
+        server = Sink(("127.0.0.1", 0), None, decode_data=True)
+        port = server.socket.getsockname()[1]
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                asyncore.loop(timeout=0.1, count=1)
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        self.addCleanup(lambda: (stop.set(), t.join(5), server.close()))
+        with open(self.am, "w") as f:
+            f.write("route:\n  receiver: mail\n  group_wait: 1s\n  group_interval: 1s\n"
+                    "receivers:\n  - name: mail\n    email_configs:\n      - to: oncall@example.com\n"
+                    "        from: sira@example.com\n        smarthost: 127.0.0.1:%d\n"
+                    "        require_tls: false\n" % port)
+        s = self.server()
+        s.start()
+        s.request("POST", "/api/v2/alerts", body=[{"labels": {"alertname": "MailMe", "team": "db"},
+                                                    "annotations": {"summary": "disk almost full"}}])
+        poll(lambda: received, timeout=20, what="e-mail")
+        mailfrom, rcpts, data = received[0]
+        self.assertEqual(mailfrom, "sira@example.com")
+        self.assertEqual(rcpts, ["oncall@example.com"])
+        self.assertIn("Subject: [FIRING:1]", data)
+        self.assertIn("disk almost full", data)
+        self.assertEqual(s.ok("GET", "/api/v1/notifications")["items"][0]["kind"], "email")
 
     def test_retries_then_dead_letter_then_replay(self):
         self.sink.status = 500

@@ -37,6 +37,11 @@ receivers:
 
 class RecordingTransport : public Transport {
  public:
+  Status mail(const Email& e, int64_t) override {
+    mails.push_back(e);
+    return {};
+  }
+  std::vector<Email> mails;
   Result<int> post(const std::string& url, const std::string&, const std::string& body,
                    const std::vector<std::pair<std::string, std::string>>&, int64_t) override {
     urls.push_back(url);
