@@ -283,41 +283,48 @@ class KafkaIngest {
   std::jthread thread_;
 };
 
-// Alert groups are flushed every 100 ms (group_wait/group_interval are checked against each
-// group's own clock), notifications delivered on a second thread so a slow receiver never delays
-// a flush; resolved alerts are forgotten an hour after they were dealt with.
+// Alert groups are checked every 10 ms (a pass only regroups new alerts and reads the groups
+// that are due, so an idle pass is cheap); notifications are delivered on a second thread, woken
+// as soon as a flush queued something (and every 100 ms for retries), so a slow receiver never
+// delays a flush. Resolved alerts are forgotten an hour after they were dealt with.
 class NotifyLoop {
  public:
   explicit NotifyLoop(Context& ctx) : ctx_(ctx) {
     flusher_ = std::jthread([this](std::stop_token stop) {
       auto next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
       while (!stop.stop_requested()) {
-        if (auto n = ctx_.dispatcher->flush(); !n)
+        auto n = ctx_.dispatcher->flush();
+        if (!n) {
           log_warn("alert flush failed", {{"error", n.error().detail}});
+        } else if (*n > 0) {
+          std::lock_guard lock(mu_);
+          queued_ = true;
+          cv_.notify_one();
+        }
         if (std::chrono::steady_clock::now() >= next_gc) {
           (void)ctx_.alerts->gc(ctx_.clock.now_ms() - 3600 * 1000);
           next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
         }
-        sleep(stop, std::chrono::milliseconds(100));
+        std::unique_lock lock(mu_);
+        cv_flush_.wait_for(lock, stop, std::chrono::milliseconds(10), [] { return false; });
       }
     });
     sender_ = std::jthread([this](std::stop_token stop) {
       while (!stop.stop_requested()) {
         if (auto n = ctx_.dispatcher->deliver(); !n)
           log_warn("notification delivery failed", {{"error", n.error().detail}});
-        sleep(stop, std::chrono::milliseconds(100));
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, stop, std::chrono::milliseconds(100), [this] { return queued_; });
+        queued_ = false;
       }
     });
   }
 
  private:
-  static void sleep(std::stop_token& stop, std::chrono::milliseconds d) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait_for(lock, stop, d, [] { return false; });
-  }
   Context& ctx_;
+  std::mutex mu_;
+  std::condition_variable_any cv_, cv_flush_;
+  bool queued_ = false;
   std::jthread flusher_, sender_;
 };
 
