@@ -492,7 +492,7 @@ Result<int64_t> Dispatcher::deliver() {
     SIRA_CHECK(
         tx->each("SELECT id, tenant_id, receiver, integration, kind, url, payload, attempts FROM "
                  "alert_notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY "
-                 "id LIMIT 200",
+                 "id LIMIT 64",
                  {now}, [&](const store::Row& r) {
                    Notification n;
                    n.id = r.i64(0);
@@ -507,35 +507,43 @@ Result<int64_t> Dispatcher::deliver() {
                    return true;
                  }));
   }
-  int64_t delivered = 0;
-  for (auto& n : due) {
-    bool ok = false;
-    std::string error;
+  // Send everything due first (no transaction held across the network), then record the pass
+  // in one transaction: one fsync and one signed audit head instead of one per notification.
+  std::vector<std::pair<bool, std::string>> outcomes;
+  outcomes.reserve(due.size());
+  for (const auto& n : due) {
     if (n.kind == "email") {
       Status st = send_email(n);
-      ok = st.has_value();
-      if (!ok) error = st.error().detail;
+      outcomes.emplace_back(st.has_value(), st ? "" : st.error().detail);
     } else {
       auto status =
           transport_.post(n.url, "application/json", n.payload, {}, options_.send_timeout_ms);
-      ok = status && *status >= 200 && *status < 300;
-      error = ok ? "" : status ? "HTTP " + std::to_string(*status) : status.error().detail;
+      const bool ok = status && *status >= 200 && *status < 300;
+      outcomes.emplace_back(ok, ok       ? ""
+                                : status ? "HTTP " + std::to_string(*status)
+                                         : status.error().detail);
     }
+  }
+  int64_t delivered = 0;
+  const int64_t done_at = clock_.now_ms();
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  for (size_t i = 0; i < due.size(); ++i) {
+    Notification& n = due[i];
+    const auto& [ok, error] = outcomes[i];
     ++n.attempts;
     std::string next_status = "sent";
     int64_t next_at = 0;
     if (!ok) {
       int64_t backoff = options_.retry_initial_ms;
-      for (int64_t i = 1; i < n.attempts && backoff < options_.retry_max_ms; ++i) backoff *= 2;
+      for (int64_t k = 1; k < n.attempts && backoff < options_.retry_max_ms; ++k) backoff *= 2;
       backoff = std::min(backoff, options_.retry_max_ms);
       next_status = n.attempts >= options_.max_attempts ? "dead" : "pending";
-      next_at = clock_.now_ms() + jitter(backoff);
+      next_at = done_at + jitter(backoff);
     }
-    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
     SIRA_CHECK(tx->exec(
         "UPDATE alert_notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
         "sent_at = ?, last_error = ? WHERE id = ?",
-        {next_status, n.attempts, next_at, ok ? clock_.now_ms() : int64_t{0}, error, n.id}));
+        {next_status, n.attempts, next_at, ok ? done_at : int64_t{0}, error, n.id}));
     if (next_status != "pending")
       SIRA_CHECK(audit_.append(*tx, n.tenant_id,
                                {"sira", ok ? "notification.sent" : "notification.dead",
@@ -544,23 +552,22 @@ Result<int64_t> Dispatcher::deliver() {
                                                          {"integration", n.integration},
                                                          {"attempts", n.attempts},
                                                          {"error", error}})}));
-    SIRA_CHECK(tx->commit());
     metrics_
         .counter("sira_notifications_total", "Notification attempts by result.",
                  {{"receiver", n.receiver},
                   {"integration", n.kind},
-                  {"result", ok                      ? "sent"
-                             : next_status == "dead" ? "dead"
-                                                     : "retry"}})
+                  {"result", ok ? "sent" : next_status == "dead" ? "dead" : "retry"}})
         .inc();
-    if (ok)
+    if (ok) {
       ++delivered;
-    else
+    } else {
       log_warn("notification failed", {{"receiver", n.receiver},
                                        {"integration", n.integration},
                                        {"attempt", std::to_string(n.attempts)},
                                        {"error", error}});
+    }
   }
+  SIRA_CHECK(tx->commit());
   return delivered;
 }
 
