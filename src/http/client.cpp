@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "http/internal/io_runtime.h"
 #include "http/internal/parse.h"
 
 namespace sira::http {
@@ -417,38 +418,10 @@ Result<Url> parse_url(std::string_view url) {
 }
 
 struct Client::Impl {
-  explicit Impl(std::string agent) : user_agent(std::move(agent)) {
-    beast::error_code ec;
-    tls.set_default_verify_paths(ec);
-    if (ec) log_warn("http client cannot load the system CA store", {{"error", ec.message()}});
-    tls.set_verify_mode(ssl::verify_peer, ec);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    thread = std::thread([this] {
-      for (;;) {
-        try {
-          ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          log_error("http client io thread caught exception", {{"error", e.what()}});
-        } catch (...) {
-          log_error("http client io thread caught exception", {{"error", "unknown exception"}});
-        }
-      }
-    });
-  }
-
-  ~Impl() {
-    work.reset();
-    ioc.stop();
-    if (thread.joinable()) thread.join();
-  }
+  explicit Impl(std::string agent) : user_agent(std::move(agent)) {}
 
   std::string user_agent;
-  // Declared before ioc: streams destroyed with ioc's pending operations still refer to it.
-  ssl::context tls{ssl::context::tls_client};
-  asio::io_context ioc{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-  std::thread thread;
+  internal::IoRuntime rt{"http client"};
 };
 
 Client::Client() : Client(std::string(kDefaultUserAgent)) {}
@@ -480,8 +453,8 @@ Result<ClientResponse> Client::send(const ClientRequest& req) {
     auto msg = build_request(req, p, impl_->user_agent);
     if (!msg) return std::unexpected(msg.error());
     done =
-        asio::co_spawn(asio::make_strand(impl_->ioc),
-                       exchange(p, std::move(*msg), impl_->tls, deadline, step), asio::use_future);
+        asio::co_spawn(asio::make_strand(impl_->rt.ioc),
+                       exchange(p, std::move(*msg), impl_->rt.tls, deadline, step), asio::use_future);
   } catch (const std::exception& e) {
     return fail(ErrorCode::kInternal, std::string("http client: ") + e.what());
   }

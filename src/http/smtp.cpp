@@ -22,6 +22,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "http/internal/io_runtime.h"
 #include "http/internal/parse.h"
 
 namespace sira::http {
@@ -1025,38 +1026,10 @@ asio::awaitable<Status> exchange(Plan plan, ssl::context& tls, SteadyClock::time
 }  // namespace
 
 struct MailClient::Impl {
-  explicit Impl(const Clock& c) : clock(c) {
-    beast::error_code ec;
-    tls.set_default_verify_paths(ec);
-    if (ec) log_warn("smtp client cannot load the system CA store", {{"error", ec.message()}});
-    tls.set_verify_mode(ssl::verify_peer, ec);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    thread = std::thread([this] {
-      for (;;) {
-        try {
-          ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          log_error("smtp client io thread caught exception", {{"error", e.what()}});
-        } catch (...) {
-          log_error("smtp client io thread caught exception", {{"error", "unknown exception"}});
-        }
-      }
-    });
-  }
-
-  ~Impl() {
-    work.reset();
-    ioc.stop();
-    if (thread.joinable()) thread.join();
-  }
+  explicit Impl(const Clock& c) : clock(c) {}
 
   const Clock& clock;
-  // Declared before ioc: streams destroyed with ioc's pending operations still refer to it.
-  ssl::context tls{ssl::context::tls_client};
-  asio::io_context ioc{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-  std::thread thread;
+  internal::IoRuntime rt{"smtp client"};
 };
 
 namespace {
@@ -1085,8 +1058,8 @@ Status MailClient::send(const MailMessage& m) {
   auto step = std::make_shared<std::atomic<Step>>(Step::kResolve);
   std::future<Status> done;
   try {
-    done = asio::co_spawn(asio::make_strand(impl_->ioc),
-                          exchange(std::move(plan), impl_->tls, deadline, step), asio::use_future);
+    done = asio::co_spawn(asio::make_strand(impl_->rt.ioc),
+                          exchange(std::move(plan), impl_->rt.tls, deadline, step), asio::use_future);
   } catch (const std::exception& e) {
     return fail(ErrorCode::kInternal, std::string("smtp client: ") + e.what());
   }
