@@ -240,39 +240,10 @@ std::unexpected<Error> handshake_failed(beast::error_code ec, SSL* ssl, const Pe
 // Resolves the host (IP literals skip the resolver), bounded by the deadline.
 asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const Peer& p,
                                                             SteadyClock::time_point deadline) {
-  std::vector<tcp::endpoint> endpoints;
-  auto port = static_cast<unsigned short>(std::stoi(p.url.port));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(p.url.host, ec);
-  if (!ec) {
-    endpoints.emplace_back(address, port);
-    co_return endpoints;
-  }
-
-  auto ex = co_await asio::this_coro::executor;
-  // Shared with the timer's handler, which may run after this frame moved on.
-  struct Lookup {
-    explicit Lookup(const asio::any_io_executor& e) : resolver(e) {}
-    tcp::resolver resolver;
-    bool timed_out = false;
-  };
-  auto lookup = std::make_shared<Lookup>(ex);
-  asio::steady_timer timer(ex);
-  timer.expires_at(deadline);
-  timer.async_wait([lookup](beast::error_code wait_ec) {
-    if (wait_ec) return;
-    lookup->timed_out = true;
-    lookup->resolver.cancel();
-  });
-  auto [rec, results] = co_await lookup->resolver.async_resolve(
-      p.url.host, p.url.port, tcp::resolver::numeric_service | tcp::resolver::address_configured,
-      kNoThrow);
-  timer.cancel();
-  if (lookup->timed_out) co_return timed_out(Step::kResolve, p);
-  if (rec) co_return unavailable("cannot resolve " + p.url.host + ": " + rec.message());
-  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-  if (endpoints.empty()) co_return unavailable("cannot resolve " + p.url.host + ": no address");
-  co_return endpoints;
+  internal::Resolved r = co_await internal::resolve(p.url.host, p.url.port, deadline);
+  if (r.timed_out) co_return timed_out(Step::kResolve, p);
+  if (!r.error.empty()) co_return unavailable("cannot resolve " + p.url.host + ": " + r.error);
+  co_return std::move(r.endpoints);
 }
 
 asio::awaitable<Result<ClientResponse>> exchange(Peer p, bhttp::request<bhttp::string_body> msg,

@@ -655,40 +655,12 @@ std::unexpected<Error> unavailable(std::string detail) {
 asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const Plan& plan,
                                                             SteadyClock::time_point deadline) {
   const Smarthost& s = plan.server;
-  std::vector<tcp::endpoint> endpoints;
-  auto port = static_cast<unsigned short>(std::stoi(s.port));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(s.host, ec);
-  if (!ec) {
-    endpoints.emplace_back(address, port);
-    co_return endpoints;
-  }
-  auto ex = co_await asio::this_coro::executor;
-  // Shared with the timer's handler, which may run after this frame moved on.
-  struct Lookup {
-    explicit Lookup(const asio::any_io_executor& e) : resolver(e) {}
-    tcp::resolver resolver;
-    bool timed_out = false;
-  };
-  auto lookup = std::make_shared<Lookup>(ex);
-  asio::steady_timer timer(ex);
-  timer.expires_at(deadline);
-  timer.async_wait([lookup](beast::error_code wait_ec) {
-    if (wait_ec) return;
-    lookup->timed_out = true;
-    lookup->resolver.cancel();
-  });
-  auto [rec, results] = co_await lookup->resolver.async_resolve(
-      s.host, s.port, tcp::resolver::numeric_service | tcp::resolver::address_configured, kNoThrow);
-  timer.cancel();
-  if (lookup->timed_out) {
+  internal::Resolved r = co_await internal::resolve(s.host, s.port, deadline);
+  if (r.timed_out)
     co_return unavailable("timed out after " + std::to_string(plan.timeout_ms) + " ms resolving " +
                           s.host);
-  }
-  if (rec) co_return unavailable("cannot resolve " + s.host + ": " + rec.message());
-  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-  if (endpoints.empty()) co_return unavailable("cannot resolve " + s.host + ": no address");
-  co_return endpoints;
+  if (!r.error.empty()) co_return unavailable("cannot resolve " + s.host + ": " + r.error);
+  co_return std::move(r.endpoints);
 }
 
 // Propagates the error of a Result/Status inside a coroutine.
