@@ -19,6 +19,7 @@ import os
 import random
 import resource
 import signal
+import subprocess
 import sys
 import time
 from urllib.parse import parse_qs, urlparse
@@ -299,11 +300,24 @@ def load_worker(w, url, token, start_at, end_at, q, path):
     q.put(res)
 
 
+def client_desc():
+    if ENV.get("ALERTS_LOAD"):
+        return "native client, %d connections" % WORKERS
+    return "%d Python processes" % WORKERS
+
+
 def run_load(url, token, path="/api/v2/alerts", duration=DURATION):
-    """Forks WORKERS processes; returns (start_at, end_at, merged results)."""
-    q = multiprocessing.Queue()
+    """Starts the load: the native generator (bench/alerts_load, env ALERTS_LOAD) when there is
+    one, else WORKERS Python processes. Returns (procs, q, start_at, end_at)."""
     start_at = time.monotonic() + 0.5
     end_at = start_at + duration
+    native = ENV.get("ALERTS_LOAD", "")
+    if native:
+        env = dict(ENV, PATH_=path)
+        proc = subprocess.Popen([native, url, token, "%.6f" % start_at, "%.6f" % duration],
+                                stdout=subprocess.PIPE, env=env)
+        return [proc], None, start_at, end_at
+    q = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=load_worker, args=(w, url, token, start_at, end_at, q, path),
                                      daemon=True) for w in range(WORKERS)]
     for p in procs:
@@ -312,8 +326,20 @@ def run_load(url, token, path="/api/v2/alerts", duration=DURATION):
 
 
 def collect(procs, q, end_at):
-    merged = {"posts": 0, "ok_posts": 0, "alerts_ok": 0, "fired": 0, "resolved": 0, "non200": 0,
-              "errors": 0, "sample": "", "lat": []}
+    keys = ("posts", "ok_posts", "alerts_ok", "fired", "resolved", "non200", "errors")
+    merged = dict({k: 0 for k in keys}, sample="", lat=[])
+    if q is None:  # the native generator: one JSON object on stdout
+        try:
+            out, _ = procs[0].communicate(timeout=max(1, end_at - time.monotonic()) + HTTP_TIMEOUT + 10)
+            r = json.loads(out)
+        except (subprocess.TimeoutExpired, ValueError) as e:
+            procs[0].kill()
+            merged.update(sample=repr(e), workers_reported=0, lat_p50=float("nan"),
+                          lat_p99=float("nan"), lat_max=float("nan"))
+            return merged
+        merged.update({k: r[k] for k in keys}, sample=r["sample"], lat_p50=r["lat_p50"],
+                      lat_p99=r["lat_p99"], lat_max=r["lat_max"], workers_reported=WORKERS)
+        return merged
     got = 0
     deadline = end_at + HTTP_TIMEOUT + 10
     while got < len(procs) and time.monotonic() < deadline:
@@ -322,7 +348,7 @@ def collect(procs, q, end_at):
         except Exception:
             break
         got += 1
-        for k in ("posts", "ok_posts", "alerts_ok", "fired", "resolved", "non200", "errors"):
+        for k in keys:
             merged[k] += r[k]
         merged["lat"] += r["lat"]
         merged["sample"] = merged["sample"] or r["sample"]
@@ -331,6 +357,9 @@ def collect(procs, q, end_at):
         if p.is_alive():
             p.kill()
     merged["workers_reported"] = got
+    merged["lat_p50"] = pct(merged["lat"], 0.5)
+    merged["lat_p99"] = pct(merged["lat"], 0.99)
+    merged["lat_max"] = max(merged["lat"] or [0])
     return merged
 
 
@@ -409,9 +438,9 @@ def cmd_ceiling(name, url, out):
     r = collect(procs, q, end_at)
     rate = r["alerts_ok"] / CEILING_SECONDS
     print("  client ceiling against %s (does nothing): %s posts/s = %s alerts/s "
-          "(%d processes, %d alerts per POST, %.0f s; POST p50 %.2f ms)"
-          % (name, f"{r['ok_posts'] / CEILING_SECONDS:,.0f}", f"{rate:,.0f}", WORKERS, BATCH,
-             CEILING_SECONDS, pct(r["lat"], 0.5) * 1000))
+          "(%s, %d alerts per POST, %.0f s; POST p50 %.2f ms)"
+          % (name, f"{r['ok_posts'] / CEILING_SECONDS:,.0f}", f"{rate:,.0f}", client_desc(), BATCH,
+             CEILING_SECONDS, r["lat_p50"] * 1000))
     with open(out, "w") as f:
         json.dump({"alerts_per_s": rate}, f)
 
@@ -471,14 +500,13 @@ def cmd_bench(name, url, token, sink, pid, out):
     loaded, loaded_missing = probe_delays(sink, sent_load, 5)
     d = end_at - start_at
     acc = r["alerts_ok"] / d
-    print("  %s: posted %d batches of %d in %.1f s (%d processes, keep-alive): %s alerts/s accepted "
+    print("  %s: posted %d batches of %d in %.1f s (%s, keep-alive): %s alerts/s accepted "
           "(HTTP 200; %d fired, %d resolved), %d non-200, %d connection errors%s"
-          % (name, r["posts"], BATCH, d, WORKERS, f"{acc:,.0f}", r["fired"], r["resolved"],
+          % (name, r["posts"], BATCH, d, client_desc(), f"{acc:,.0f}", r["fired"], r["resolved"],
              r["non200"], r["errors"], (" (first: %s)" % r["sample"]) if r["sample"] else ""))
     print("  %s: POST latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU during the load: server "
           "%.1f s (%.2f cores, %.2f ms per 1,000 alerts accepted), client processes %.1f s (%.2f cores)"
-          % (name, pct(r["lat"], 0.5) * 1000, pct(r["lat"], 0.99) * 1000,
-             max(r["lat"] or [0]) * 1000, server_cpu, server_cpu / d,
+          % (name, r["lat_p50"] * 1000, r["lat_p99"] * 1000, r["lat_max"] * 1000, server_cpu, server_cpu / d,
              1e6 * server_cpu / max(1, r["alerts_ok"]), client_cpu, client_cpu / d))
     print("  %s: delivered during the load: %s notifications/s, %s alerts/s (%d notifications, "
           "%d alerts: %d firing + %d resolved entries; ceiling of the config: %d groups / %.0f s "

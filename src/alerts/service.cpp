@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <set>
+#include <string_view>
 
 #include "alerts/route.h"
 #include "core/crypto.h"
@@ -15,10 +17,53 @@ namespace bj = boost::json;
 
 namespace {
 
+void json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// {"name":"value",...}: what labels_from reads back.
 std::string labels_json(const LabelSet& l) {
-  bj::object o;
-  for (const auto& [k, v] : l) o[k] = v;
-  return bj::serialize(o);
+  std::string out;
+  out.reserve(16 + l.size() * 32);
+  out.push_back('{');
+  for (const auto& [k, v] : l) {
+    if (out.size() > 1) out.push_back(',');
+    json_string(out, k);
+    out.push_back(':');
+    json_string(out, v);
+  }
+  out.push_back('}');
+  return out;
 }
 
 LabelSet labels_from(const std::string& text) {
@@ -84,34 +129,126 @@ bool same_matchers(const std::vector<Matcher>& a, const std::vector<Matcher>& b)
   return true;
 }
 
-// Alertmanager's Alert.Merge: `b` is the incoming alert; the younger one (by updatedAt) wins,
-// the earliest start is kept, and an explicit end beats a timeout end.
-void merge_into(const Alert& old, bool old_timeout, Alert* b, bool* b_timeout, int64_t now) {
-  const Alert* older = &old;
-  bool older_timeout = old_timeout;
-  Alert younger = *b;
-  bool younger_timeout = *b_timeout;
-  if (b->updated_at_ms < old.updated_at_ms) {
-    younger = old;
-    younger_timeout = old_timeout;
-    older = b;
-    older_timeout = *b_timeout;
-  }
-  Alert res = younger;
-  bool res_timeout = younger_timeout;
-  if (older->starts_at_ms < res.starts_at_ms) res.starts_at_ms = older->starts_at_ms;
-  if (younger.resolved_at(now)) {
-    if (older->resolved_at(now) && older->ends_at_ms > younger.ends_at_ms) {
-      res.ends_at_ms = older->ends_at_ms;
-      res_timeout = older_timeout;
+// Alertmanager's Alert.Merge: the younger alert (by updatedAt) wins, the earliest start is kept,
+// and an explicit end beats a timeout end. `older` is folded into `res`, the younger one.
+void fold_older(const Alert& older, bool older_timeout, Alert* res, bool* res_timeout,
+                int64_t now) {
+  const bool res_resolved = res->resolved_at(now);
+  if (older.starts_at_ms < res->starts_at_ms) res->starts_at_ms = older.starts_at_ms;
+  if (res_resolved) {
+    if (older.resolved_at(now) && older.ends_at_ms > res->ends_at_ms) {
+      res->ends_at_ms = older.ends_at_ms;
+      *res_timeout = older_timeout;
     }
-  } else if (older->ends_at_ms > younger.ends_at_ms && !older_timeout) {
-    res.ends_at_ms = older->ends_at_ms;
-    res_timeout = false;
+  } else if (older.ends_at_ms > res->ends_at_ms && !older_timeout) {
+    res->ends_at_ms = older.ends_at_ms;
+    *res_timeout = false;
   }
-  *b = std::move(res);
-  *b_timeout = res_timeout;
 }
+
+// `b` is the incoming alert, merged in place (no copy in the usual case: the incoming alert is
+// the younger one).
+void merge_into(const Alert& old, bool old_timeout, Alert* b, bool* b_timeout, int64_t now) {
+  if (b->updated_at_ms < old.updated_at_ms) {
+    Alert incoming = std::move(*b);
+    const bool incoming_timeout = *b_timeout;
+    *b = old;
+    *b_timeout = old_timeout;
+    fold_older(incoming, incoming_timeout, b, b_timeout, now);
+  } else {
+    fold_older(old, old_timeout, b, b_timeout, now);
+  }
+}
+
+// Journal records: the merged state of one alert as put_alerts kept it. Little-endian fixed
+// widths, strings as u32 length + bytes.
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_i64(std::string& out, int64_t v) {
+  const auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+void put_labels(std::string& out, const LabelSet& l) {
+  put_u32(out, static_cast<uint32_t>(l.size()));
+  for (const auto& [k, v] : l) {
+    put_str(out, k);
+    put_str(out, v);
+  }
+}
+
+constexpr uint8_t kRecordAlert = 1;  // an alert's whole state
+constexpr uint8_t kRecordTouch = 2;  // new times of an alert whose labels and annotations stay
+
+void encode_alert(std::string& out, const std::string& tenant_id, const Alert& a, bool timeout) {
+  out.push_back(static_cast<char>(kRecordAlert));
+  put_str(out, tenant_id);
+  put_i64(out, a.starts_at_ms);
+  put_i64(out, a.ends_at_ms);
+  put_i64(out, a.updated_at_ms);
+  out.push_back(timeout ? 1 : 0);
+  put_str(out, a.generator_url);
+  put_labels(out, a.labels);
+  put_labels(out, a.annotations);
+}
+
+void encode_touch(std::string& out, const std::string& tenant_id, const Alert& a, bool timeout) {
+  out.push_back(static_cast<char>(kRecordTouch));
+  put_str(out, tenant_id);
+  put_i64(out, static_cast<int64_t>(a.fp));
+  put_i64(out, a.starts_at_ms);
+  put_i64(out, a.ends_at_ms);
+  put_i64(out, a.updated_at_ms);
+  out.push_back(timeout ? 1 : 0);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ >= in_.size(); }
+  bool ok() const { return ok_; }
+  uint8_t u8() {
+    if (!need(1)) return 0;
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+  uint64_t fixed(int bytes) {
+    if (!need(static_cast<size_t>(bytes))) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_++])) << (8 * i);
+    return v;
+  }
+  int64_t i64() { return static_cast<int64_t>(fixed(8)); }
+  std::string str() {
+    const auto n = static_cast<size_t>(fixed(4));
+    if (!need(n)) return {};
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  LabelSet labels() {
+    LabelSet l;
+    const auto n = fixed(4);
+    for (uint64_t i = 0; i < n && ok_; ++i) {
+      std::string k = str();
+      l.emplace(std::move(k), str());
+    }
+    return l;
+  }
+
+ private:
+  bool need(size_t n) {
+    if (!ok_ || in_.size() - pos_ < n) ok_ = false;
+    return ok_;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
 
 }  // namespace
 
@@ -147,7 +284,10 @@ std::vector<store::Migration> AlertService::migrations() {
            " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
            " created_by TEXT NOT NULL, comment TEXT NOT NULL, PRIMARY KEY (tenant_id, id));"},
           {"alerts", 3, "recurring silences",
-           "ALTER TABLE silences ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';"}};
+           "ALTER TABLE silences ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';"},
+          {"alerts_journal", 1, "alert intake journal (group commit)",
+           "CREATE TABLE alert_journal (batch INTEGER PRIMARY KEY, records INTEGER NOT NULL,"
+           " body BLOB NOT NULL);"}};
 }
 
 AlertService::TenantState& AlertService::tenant(const std::string& tenant_id) {
@@ -170,11 +310,72 @@ Status AlertService::load() {
                  s.timeout = r.i64(6) != 0;
                  s.alert.generator_url = r.str(7);
                  s.alert.fp = fingerprint(s.alert.labels);
-                 changes_.emplace_back(r.str(0), s.alert.fp);
-                 tenant(r.str(0)).alerts[s.alert.fp] = std::move(s);
+                 TenantState& t = tenant(r.str(0));
+                 t.changed.insert(s.alert.fp);
+                 t.alerts[s.alert.fp] = std::move(s);
                  return true;
                }));
+  // The journal's tail: batches committed after the last checkpoint, oldest first. Each record
+  // is an alert's whole merged state, so replaying is assigning.
   Status bad;
+  uint64_t last_batch = 0;
+  SIRA_CHECK(tx->each(
+      "SELECT batch, body FROM alert_journal ORDER BY batch", {}, [&](const store::Row& r) {
+        last_batch = static_cast<uint64_t>(r.i64(0));
+        Reader in(r.str(1));
+        bool unknown = false;
+        while (!in.done() && in.ok()) {
+          const uint8_t kind = in.u8();
+          if (kind == kRecordTouch) {
+            std::string tenant_id = in.str();
+            const auto fp = static_cast<uint64_t>(in.i64());
+            const int64_t starts = in.i64(), ends = in.i64(), updated = in.i64();
+            const bool timeout = in.u8() != 0;
+            if (!in.ok()) break;
+            TenantState& t = tenant(tenant_id);
+            auto it = t.alerts.find(fp);
+            if (it == t.alerts.end()) continue;  // forgotten since (gc): nothing to update
+            it->second.alert.starts_at_ms = starts;
+            it->second.alert.ends_at_ms = ends;
+            it->second.alert.updated_at_ms = updated;
+            it->second.timeout = timeout;
+            t.changed.insert(fp);
+            t.dirty.insert(fp);
+            continue;
+          }
+          if (kind != kRecordAlert) {
+            unknown = true;
+            break;
+          }
+          std::string tenant_id = in.str();
+          StoredAlert s;
+          s.alert.starts_at_ms = in.i64();
+          s.alert.ends_at_ms = in.i64();
+          s.alert.updated_at_ms = in.i64();
+          s.timeout = in.u8() != 0;
+          s.alert.generator_url = in.str();
+          s.alert.labels = in.labels();
+          s.alert.annotations = in.labels();
+          if (!in.ok()) break;
+          s.alert.fp = fingerprint(s.alert.labels);
+          TenantState& t = tenant(tenant_id);
+          t.changed.insert(s.alert.fp);
+          t.dirty.insert(s.alert.fp);
+          t.alerts[s.alert.fp] = std::move(s);
+        }
+        if (unknown || !in.ok() || !in.done()) {
+          bad = fail(ErrorCode::kInternal,
+                     "alert journal batch " + std::to_string(last_batch) + " is corrupt");
+          return false;
+        }
+        return true;
+      }));
+  SIRA_CHECK(bad);
+  {
+    std::lock_guard jl(jmu_);
+    pending_batch_ = last_batch + 1;
+    durable_batch_ = last_batch;
+  }
   SIRA_CHECK(tx->each(
       "SELECT tenant_id, id, matchers, starts_at, ends_at, updated_at, created_by, comment, "
       "recurrence FROM silences",
@@ -207,8 +408,8 @@ Status AlertService::load() {
   return bad;
 }
 
-Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
-                                            std::vector<Alert> alerts) {
+Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
+                                              std::vector<Alert> alerts) {
   const int64_t now = clock_.now_ms();
   PostReport report;
   std::vector<std::pair<Alert, bool>> valid;
@@ -246,25 +447,37 @@ Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
                           (a.starts_at_ms > old.starts_at_ms && a.starts_at_ms < old.ends_at_ms);
     if (overlaps) merge_into(old, it->second.timeout, &a, &timeout, now);
   }
-  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
-  for (const auto& [a, timeout] : valid)
-    SIRA_CHECK(tx->exec(
-        "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, "
-        "updated_at, timeout, generator_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET labels = excluded.labels, "
-        "annotations = excluded.annotations, starts_at = excluded.starts_at, "
-        "ends_at = excluded.ends_at, updated_at = excluded.updated_at, timeout = excluded.timeout, "
-        "generator_url = excluded.generator_url",
-        {tenant_id, fingerprint_hex(a.fp), labels_json(a.labels), labels_json(a.annotations),
-         a.starts_at_ms, a.ends_at_ms, a.updated_at_ms, int64_t{timeout ? 1 : 0},
-         a.generator_url}));
-  SIRA_CHECK(tx->commit());
+  // The merged states go to the pending journal batch, in the order they were merged (the
+  // journal lock is taken inside the state's, so two POSTs of one alert land in their order).
   int64_t firing = 0;
+  std::string records;
+  records.reserve(valid.size() * 256);
   for (auto& [a, timeout] : valid) {
     if (!a.resolved_at(now)) ++firing;
-    changes_.emplace_back(tenant_id, a.fp);
-    t.alerts[a.fp] = StoredAlert{std::move(a), timeout};
+    t.changed.insert(a.fp);
+    t.dirty.insert(a.fp);
+    auto [it, fresh] = t.alerts.try_emplace(a.fp);
+    StoredAlert& cur = it->second;
+    if (!fresh && cur.alert.labels == a.labels && cur.alert.annotations == a.annotations &&
+        cur.alert.generator_url == a.generator_url) {
+      // Only its times changed (what a sender re-posting a firing alert does): a short record.
+      encode_touch(records, tenant_id, a, timeout);
+      cur.alert.starts_at_ms = a.starts_at_ms;
+      cur.alert.ends_at_ms = a.ends_at_ms;
+      cur.alert.updated_at_ms = a.updated_at_ms;
+      cur.timeout = timeout;
+    } else {
+      encode_alert(records, tenant_id, a, timeout);
+      cur = StoredAlert{std::move(a), timeout};
+    }
   }
+  {
+    std::lock_guard jl(jmu_);
+    pending_.append(records);
+    pending_records_ += static_cast<int64_t>(valid.size());
+    report.batch = pending_batch_;
+  }
+  jcv_.notify_one();
   report.accepted = static_cast<int64_t>(valid.size());
   metrics_
       .counter("sira_alerts_received_total", "Alerts received, by state when received.",
@@ -277,6 +490,16 @@ Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
   if (!report.errors.empty())
     metrics_.counter("sira_alerts_invalid_total", "Alerts refused by validation.")
         .inc(static_cast<double>(report.errors.size()));
+  return report;
+}
+
+Result<PostReport> AlertService::put_alerts(const std::string& tenant_id,
+                                            std::vector<Alert> alerts) {
+  auto report = SIRA_TRY(merge_alerts(tenant_id, std::move(alerts)));
+  if (report.batch != 0 && !writer_running_.load()) {
+    SIRA_CHECK(commit_through(report.batch));
+    report.batch = 0;
+  }
   return report;
 }
 
@@ -530,8 +753,21 @@ std::vector<AlertService::Snapshot> AlertService::snapshot() {
 std::vector<std::pair<std::string, uint64_t>> AlertService::take_changes() {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, uint64_t>> out;
-  out.swap(changes_);
+  for (auto& [tenant_id, t] : tenants_) {
+    for (uint64_t fp : t.changed) out.emplace_back(tenant_id, fp);
+    t.changed.clear();
+  }
   return out;
+}
+
+void AlertService::visit_changes(
+    const std::function<void(const std::string& tenant_id, const Alert& alert)>& fn) {
+  std::lock_guard lock(mu_);
+  for (auto& [tenant_id, t] : tenants_) {
+    for (uint64_t fp : t.changed)
+      if (auto it = t.alerts.find(fp); it != t.alerts.end()) fn(tenant_id, it->second.alert);
+    t.changed.clear();
+  }
 }
 
 std::map<std::pair<std::string, uint64_t>, AlertView> AlertService::views_for(
@@ -571,7 +807,176 @@ std::map<std::pair<std::string, uint64_t>, AlertView> AlertService::views_for(
   return out;
 }
 
+AlertService::~AlertService() {
+  stop_writer();
+}
+
+void AlertService::start_writer() {
+  if (writer_running_.exchange(true)) return;
+  writer_ = std::jthread([this](std::stop_token stop) { writer_loop(stop); });
+}
+
+void AlertService::stop_writer() {
+  if (!writer_running_.load()) return;
+  writer_.request_stop();
+  jcv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  writer_running_.store(false);
+  // Whatever a POST appended after the writer's last pass, and the final checkpoint.
+  if (auto st = commit_pending(); !st)
+    log_warn("alert journal commit failed", {{"error", st.error().detail}});
+  if (auto st = checkpoint(); !st)
+    log_warn("alert checkpoint failed", {{"error", st.error().detail}});
+}
+
+void AlertService::writer_loop(std::stop_token stop) {
+  auto next_checkpoint = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock jl(jmu_);
+      jcv_.wait_until(jl, stop, next_checkpoint, [this] { return !pending_.empty(); });
+    }
+    if (auto st = commit_pending(); !st)
+      log_warn("alert journal commit failed", {{"error", st.error().detail}});
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      if (auto st = checkpoint(); !st)
+        log_warn("alert checkpoint failed", {{"error", st.error().detail}});
+      next_checkpoint = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+  }
+}
+
+Status AlertService::commit_pending() {
+  std::lock_guard cl(commit_mu_);
+  std::string body;
+  int64_t records = 0;
+  uint64_t batch = 0;
+  {
+    std::lock_guard jl(jmu_);
+    if (pending_.empty()) return {};
+    body.swap(pending_);
+    records = pending_records_;
+    pending_records_ = 0;
+    batch = pending_batch_++;
+  }
+  Status st = [&]() -> Status {
+    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+    SIRA_CHECK(tx->exec("INSERT INTO alert_journal (batch, records, body) VALUES (?, ?, ?)",
+                        {static_cast<int64_t>(batch), records, store::Blob{std::move(body)}}));
+    return tx->commit();
+  }();
+  std::vector<std::function<void(Status)>> ready;
+  {
+    std::lock_guard jl(jmu_);
+    durable_batch_ = batch;
+    if (!st) {
+      failed_.emplace(batch, st.error());
+      while (failed_.size() > 1024) failed_.erase(failed_.begin());
+    }
+    auto end = waiters_.upper_bound(batch);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  metrics_.counter("sira_alerts_journal_commits_total", "Group commits of the alert journal.")
+      .inc();
+  metrics_
+      .counter("sira_alerts_journal_records_total", "Alert states written to the alert journal.")
+      .inc(static_cast<double>(records));
+  for (auto& fn : ready) fn(st);
+  return st;
+}
+
+Status AlertService::commit_through(uint64_t batch) {
+  for (;;) {
+    {
+      std::lock_guard jl(jmu_);
+      if (durable_batch_ >= batch) {
+        auto f = failed_.find(batch);
+        if (f != failed_.end()) return std::unexpected(f->second);
+        return {};
+      }
+    }
+    SIRA_CHECK(commit_pending());
+  }
+}
+
+void AlertService::when_durable(uint64_t batch, std::function<void(Status)> fn) {
+  Status st;
+  {
+    std::lock_guard jl(jmu_);
+    if (batch > durable_batch_) {
+      waiters_.emplace(batch, std::move(fn));
+      return;
+    }
+    if (auto f = failed_.find(batch); f != failed_.end()) st = std::unexpected(f->second);
+  }
+  fn(st);
+}
+
+Status AlertService::checkpoint() {
+  std::lock_guard cl(commit_mu_);
+  struct Row {
+    std::string tenant_id;
+    StoredAlert s;
+  };
+  std::vector<Row> rows;
+  std::vector<std::pair<std::string, uint64_t>> gone;
+  uint64_t covered = 0;
+  {
+    std::lock_guard lock(mu_);
+    {
+      // Every batch up to the one being filled holds states already in memory, so the table
+      // written from memory covers them all (a batch not yet committed is deleted before it
+      // is written: harmless, its states are in the table).
+      std::lock_guard jl(jmu_);
+      covered = pending_.empty() ? pending_batch_ - 1 : pending_batch_;
+    }
+    for (auto& [tenant_id, t] : tenants_) {
+      for (uint64_t fp : t.dirty) {
+        if (auto it = t.alerts.find(fp); it != t.alerts.end())
+          rows.push_back({tenant_id, it->second});
+        else
+          gone.emplace_back(tenant_id, fp);
+      }
+      t.dirty.clear();
+    }
+    if (rows.empty() && gone.empty() && covered <= checkpointed_) return {};
+  }
+  auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+  for (const auto& [tenant_id, s] : rows) {
+    const Alert& a = s.alert;
+    SIRA_CHECK(tx->exec(
+        "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, "
+        "updated_at, timeout, generator_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET labels = excluded.labels, "
+        "annotations = excluded.annotations, starts_at = excluded.starts_at, "
+        "ends_at = excluded.ends_at, updated_at = excluded.updated_at, "
+        "timeout = excluded.timeout, generator_url = excluded.generator_url",
+        {tenant_id, fingerprint_hex(a.fp), labels_json(a.labels), labels_json(a.annotations),
+         a.starts_at_ms, a.ends_at_ms, a.updated_at_ms, int64_t{s.timeout ? 1 : 0},
+         a.generator_url}));
+  }
+  for (const auto& [tenant_id, fp] : gone)
+    SIRA_CHECK(tx->exec("DELETE FROM alerts WHERE tenant_id = ? AND fingerprint = ?",
+                        {tenant_id, fingerprint_hex(fp)}));
+  SIRA_CHECK(
+      tx->exec("DELETE FROM alert_journal WHERE batch <= ?", {static_cast<int64_t>(covered)}));
+  if (auto st = tx->commit(); !st) {
+    // Not written: keep them dirty for the next checkpoint (the journal still has them).
+    std::lock_guard lock(mu_);
+    for (const auto& r : rows) tenant(r.tenant_id).dirty.insert(r.s.alert.fp);
+    for (const auto& [tenant_id, fp] : gone) tenant(tenant_id).dirty.insert(fp);
+    return st;
+  }
+  checkpointed_ = covered;
+  metrics_.counter("sira_alerts_checkpoints_total", "Checkpoints of the alert journal.").inc();
+  return {};
+}
+
 Result<int64_t> AlertService::gc(int64_t resolved_before_ms) {
+  // The journal first goes into the table, so no journal row brings a forgotten alert back.
+  SIRA_CHECK(checkpoint());
+  std::lock_guard cl(commit_mu_);
   std::lock_guard lock(mu_);
   auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
   int64_t n = SIRA_TRY(tx->exec("DELETE FROM alerts WHERE ends_at < ?", {resolved_before_ms}));

@@ -1,20 +1,31 @@
 // Alerts of every tenant as Alertmanager keeps them: intake with Alertmanager's merge rules,
 // silences with its update/expire rules, and each alert's status (silenced, inhibited, receivers)
-// computed from the routing tree. Everything is persisted: alerts and silences are written in
-// the same transaction as they are acknowledged, and read back at start, so a restart (even
-// kill -9) loses neither.
+// computed from the routing tree. Everything is persisted and read back at start, so a restart
+// (even kill -9) loses nothing that was acknowledged:
+// - silences are written in the same transaction as they are acknowledged;
+// - alerts go to a journal by group commit: every POST merges its alerts in memory and appends
+//   their merged state to the pending journal batch, and one writer thread commits the batch of
+//   every POST that arrived meanwhile in one transaction (one fsync), then tells each POST that
+//   its alerts are durable (when_durable): only then is it answered. A checkpoint folds the
+//   alerts changed since the last one into the alerts table and drops the journal rows it covers,
+//   so the journal stays short and start-up replays only its tail.
 //
-// Thread-safe: one mutex guards the in-memory state; writes hold it across their transaction so
-// memory and store never disagree.
+// Thread-safe: one mutex guards the in-memory state; the journal has its own, always taken after
+// the state's, never before.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "alerts/config.h"
@@ -59,6 +70,9 @@ struct AlertFilter {
 struct PostReport {
   int64_t accepted = 0;
   std::vector<std::string> errors;  // "alert N: reason" for each alert refused
+  // The journal batch holding the accepted alerts: answer the sender once when_durable(batch)
+  // reports it committed. 0 when nothing was accepted (or it is already durable).
+  uint64_t batch = 0;
 };
 
 class AlertService {
@@ -66,8 +80,21 @@ class AlertService {
   AlertService(store::Database& db, audit::AuditLog& audit, const Clock& clock,
                MetricsRegistry& metrics, AlertingConfig config, std::string config_text);
   static std::vector<store::Migration> migrations();
-  // Reads alerts and silences back from the store.
+  // Reads alerts and silences back from the store: the alerts table, then the journal's tail.
   Status load();
+
+  // Starts the journal writer thread (sira serve). Without it, put_alerts commits its own batch
+  // before returning (tests, one-shot commands). stop_writer commits what is pending, writes a
+  // checkpoint and joins; the destructor calls it.
+  void start_writer();
+  void stop_writer();
+  ~AlertService();
+  // Calls fn once the journal batch is committed (OK) or failed to commit (the error): at once
+  // when that is already known, else on the writer thread. fn must not block.
+  void when_durable(uint64_t batch, std::function<void(Status)> fn);
+  // Folds the alerts changed since the last checkpoint into the alerts table and deletes the
+  // journal rows that holds. The writer runs it every second while alerts change.
+  Status checkpoint();
 
   // POST /api/v2/alerts: missing startsAt = now (or endsAt when only that is set), missing
   // endsAt = now + resolve_timeout; an alert already known with an overlapping time range is
@@ -101,6 +128,10 @@ class AlertService {
   // The alerts received (or loaded at start) since the previous call, as (tenant, fingerprint):
   // the dispatcher regroups only these.
   std::vector<std::pair<std::string, uint64_t>> take_changes();
+  // Same, without copies: calls fn for each alert received since the previous call (each once),
+  // under the service's lock. fn must be quick and must not call back into the service.
+  void visit_changes(
+      const std::function<void(const std::string& tenant_id, const Alert& alert)>& fn);
   // Current views of the given alerts (missing ones are skipped), silences and inhibitions
   // applied; receivers are not computed. For flushing the groups that are due.
   std::map<std::pair<std::string, uint64_t>, AlertView> views_for(
@@ -127,6 +158,8 @@ class AlertService {
   struct TenantState {
     std::map<uint64_t, StoredAlert> alerts;
     std::map<std::string, Silence> silences;
+    std::unordered_set<uint64_t> dirty;    // changed since the last checkpoint
+    std::unordered_set<uint64_t> changed;  // changed since the dispatcher last looked
   };
   TenantState& tenant(const std::string& tenant_id);
   AlertStatus status_of(const TenantState& t, const Alert& a, int64_t now,
@@ -148,9 +181,27 @@ class AlertService {
   Inhibitor inhibitor_;
   int64_t started_at_ = 0;
   SilenceListener silence_listener_;
-  std::vector<std::pair<std::string, uint64_t>> changes_;
   mutable std::mutex mu_;
   std::map<std::string, TenantState> tenants_;
+
+  // put_alerts without waiting for the journal: merge, then append to the pending batch.
+  Result<PostReport> merge_alerts(const std::string& tenant_id, std::vector<Alert> alerts);
+  // The journal (guarded by jmu_; taken after mu_ when both are needed).
+  Status commit_pending();
+  Status commit_through(uint64_t batch);
+  void writer_loop(std::stop_token stop);
+  std::mutex commit_mu_;       // one commit or checkpoint at a time
+  uint64_t checkpointed_ = 0;  // journal batches up to this one are in the table (commit_mu_)
+  std::mutex jmu_;
+  std::condition_variable_any jcv_;
+  std::string pending_;  // encoded records of the batch being filled
+  int64_t pending_records_ = 0;
+  uint64_t pending_batch_ = 1;        // the batch being filled
+  uint64_t durable_batch_ = 0;        // every batch up to this one is committed (or failed)
+  std::map<uint64_t, Error> failed_;  // recent batches that failed to commit
+  std::multimap<uint64_t, std::function<void(Status)>> waiters_;
+  std::atomic<bool> writer_running_{false};
+  std::jthread writer_;
 };
 
 // A new random (version 4) UUID, as Alertmanager names silences.

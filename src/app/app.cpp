@@ -160,7 +160,16 @@ Result<std::unique_ptr<Context>> open_context(const std::string& data_dir, const
 Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
     const Config& config, std::vector<std::string>* unsupported) {
   std::string text = alerts::default_config_yaml();
-  if (!config.alerts.config_file.empty()) {
+  if (!config.alerts.config_file.empty() && !config.alerts.inline_config.empty())
+    return fail(ErrorCode::kConfig,
+                "set either alerts.config_file or an alerting: section in sira.yaml, not both",
+                "alerts.config_file");
+  std::string origin = config.alerts.config_file.empty() ? std::string("default alerting config")
+                                                         : config.alerts.config_file;
+  if (!config.alerts.inline_config.empty()) {
+    text = config.alerts.inline_config;
+    origin = "sira.yaml alerting";
+  } else if (!config.alerts.config_file.empty()) {
     std::ifstream in(config.alerts.config_file, std::ios::binary);
     if (!in)
       return fail(ErrorCode::kConfig, "cannot read alerts.config_file " + config.alerts.config_file,
@@ -171,11 +180,8 @@ Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
   }
   auto parsed = alerts::parse_alerting_config(text, unsupported);
   if (!parsed)
-    return fail(ErrorCode::kConfig,
-                (config.alerts.config_file.empty() ? std::string("default alerting config")
-                                                   : config.alerts.config_file) +
-                    ": " + parsed.error().detail,
-                "alerts.config_file");
+    return fail(ErrorCode::kConfig, origin + ": " + parsed.error().detail,
+                config.alerts.inline_config.empty() ? "alerts.config_file" : "alerting");
   return std::make_pair(std::move(*parsed), std::move(text));
 }
 
@@ -531,6 +537,13 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
     BackgroundLoop loop(ctx, idem, config.audit.verify_interval_seconds,
                         config.guard.flush_interval_seconds);
     NotifyLoop notify(ctx);
+    // Alerts are acknowledged once their group commit is durable; the writer stops (committing
+    // what is pending) after the server has answered its last request.
+    ctx.alerts->start_writer();
+    struct StopWriter {
+      alerts::AlertService& a;
+      ~StopWriter() { a.stop_writer(); }
+    } stop_writer{*ctx.alerts};
     std::unique_ptr<KafkaIngest> kafka;
     if (!config.kafka.brokers.empty()) {
       auto k = KafkaIngest::start(ctx, config);

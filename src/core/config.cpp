@@ -244,6 +244,20 @@ Status flatten(const YAML::Node& node, const std::string& prefix, Config& c,
     YAML::Node k = it->first;
     YAML::Node v = it->second;
     std::string key = prefix.empty() ? k.as<std::string>() : prefix + "." + k.as<std::string>();
+    if (key == "alerting") {
+      // An alertmanager.yml embedded in sira.yaml: kept as YAML text for the alerts module.
+      if (!v.IsMap())
+        return fail(ErrorCode::kConfig,
+                    file + ": key \"alerting\" must be a map (an alertmanager.yml's content)",
+                    key);
+      YAML::Emitter out;
+      out << v;
+      c.alerts.inline_config = out.c_str();
+      const auto slash = file.find_last_of('/');
+      c.alerts.inline_base_dir = slash == std::string::npos ? "." : file.substr(0, slash);
+      if (c.alerts.inline_base_dir.empty()) c.alerts.inline_base_dir = "/";
+      continue;
+    }
     if (v.IsMap()) {
       SIRA_CHECK(flatten(v, key, c, file));
     } else if (v.IsScalar()) {

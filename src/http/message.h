@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,13 @@ struct Response {
   std::string body;
 
   void set_header(std::string name, std::string value);
+
+  // Set by a handler whose answer waits on work finishing elsewhere (a group commit): the server
+  // calls it once with a completion, and sends the Response that completion receives (from any
+  // thread) instead of this one. The connection's thread serves other requests meanwhile. A
+  // completion not called within a minute answers 503.
+  using Completion = std::function<void(Response)>;
+  std::function<void(Completion)> deferred;
 };
 
 }  // namespace sira::http

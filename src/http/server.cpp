@@ -170,6 +170,9 @@ struct Server::Impl {
   asio::awaitable<bool> respond(Connection& c, Exchange& ex, Response res, bool keep_alive,
                                 bool record);
   asio::awaitable<void> linger_close(Connection& c);
+  // Waits (without blocking the thread) for a deferred response's completion.
+  asio::awaitable<Response> await_deferred(Connection& c,
+                                           std::function<void(Response::Completion)> start);
   Response handle(Exchange& ex, bhttp::request<bhttp::string_body>&& msg, const Connection& c);
   void record(const Exchange& ex, int status, size_t bytes);
 
@@ -495,6 +498,7 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> c) {
       log_error("http request failed", {{"error", e.what()}, {"trace_id", ex.req.trace_id}});
       res = problem(Error(ErrorCode::kInternal, "the server failed to handle this request"));
     }
+    if (res.deferred) res = co_await await_deferred(*c, std::move(res.deferred));
     if (ex.request_id.empty()) ex.request_id = internal::random_hex(16);
     if (ex.req.trace_id.empty()) ex.req.trace_id = internal::random_hex(16);
     keep_alive = keep_alive && !c->closing && !stopping.load();
@@ -508,6 +512,39 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> c) {
   beast::error_code ignored;
   c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   c->stream.socket().close(ignored);
+}
+
+asio::awaitable<Response> Server::Impl::await_deferred(
+    Connection& c, std::function<void(Response::Completion)> start) {
+  // The completion posts the response to the connection's strand and wakes the coroutine by
+  // cancelling a timer. Posted from inside the strand (a completion called at once), it runs
+  // only after this coroutine is suspended in async_wait.
+  struct State {
+    explicit State(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::optional<Response> res;
+  };
+  auto ex = c.stream.get_executor();
+  auto st = std::make_shared<State>(ex);
+  st->timer.expires_after(std::chrono::minutes(1));
+  try {
+    start([st, ex](Response r) {
+      asio::post(ex, [st, r = std::move(r)]() mutable {
+        st->res = std::move(r);
+        st->timer.cancel();
+      });
+    });
+  } catch (const std::exception& e) {
+    log_error("http deferred response failed", {{"error", e.what()}});
+    co_return problem(Error(ErrorCode::kInternal, "the server failed to handle this request"));
+  }
+  while (!st->res) {
+    auto [ec] = co_await st->timer.async_wait(kNoThrow);
+    if (!ec && !st->res)
+      co_return problem(
+          Error(ErrorCode::kUnavailable, "timed out waiting for the request to be committed"));
+  }
+  co_return std::move(*st->res);
 }
 
 Response Server::Impl::handle(Exchange& ex, bhttp::request<bhttp::string_body>&& msg,

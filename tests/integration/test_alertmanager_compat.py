@@ -477,6 +477,63 @@ class NotificationTest(unittest.TestCase):
         log = s.ok("GET", "/api/v1/notifications?receiver=hook")["items"]
         self.assertEqual([n["status"] for n in log], ["sent", "sent"])
 
+    def test_kill_9_right_after_concurrent_acknowledged_posts_loses_none(self):
+        # Concurrent POSTs share group commits; a 200 means the batch holding them is durable.
+        s = self.server()
+        s.start()
+        ok, errors = [], []
+
+        def sender(w):
+            for b in range(10):
+                body = [{"labels": {"alertname": "Acked", "w": str(w), "i": str(b * 40 + i)}}
+                        for i in range(40)]
+                r = s.request("POST", "/api/v2/alerts", body=body)
+                (ok if r.status == 200 else errors).append(r.status)
+
+        threads = [threading.Thread(target=sender, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual((len(ok), errors), (80, []))
+        s.kill()  # SIGKILL at once: no shutdown checkpoint
+        s.start()
+        got = s.request("GET", "/api/v2/alerts?filter=alertname%3D%22Acked%22").body
+        self.assertEqual(len(got), 8 * 400)
+        want = {fnv1a_fingerprint({"alertname": "Acked", "w": str(w), "i": str(i)})
+                for w in range(8) for i in range(400)}
+        self.assertEqual({a["fingerprint"] for a in got}, want)
+
+    def test_alerting_section_of_sira_yaml(self):
+        # The alertmanager.yml content can live in sira.yaml under `alerting:`.
+        cfg = os.path.join(self.tmp, "sira.yaml")
+        with open(cfg, "w") as f:
+            f.write("alerts:\n  notify_silences: false\nalerting:\n" +
+                    "".join("  " + line + "\n" for line in hook_config(self.sink.url).splitlines()))
+        s = Sira(config=cfg)
+        self.addCleanup(s.close)
+        s.start()
+        status = s.ok("GET", "/api/v2/status")
+        self.assertIn(self.sink.url, status["config"]["original"])
+        s.request("POST", "/api/v2/alerts", body=[{"labels": {"alertname": "Inline"}}])
+        poll(lambda: self.sink.received("Inline"), timeout=20, what="notification")
+        self.assertEqual(self.sink.received("Inline")[0]["receiver"], "hook")
+        # Both places at once is refused, naming the keys.
+        both = Sira(config=cfg, env={"SIRA_ALERTS_CONFIG_FILE": self.am})
+        self.addCleanup(both.close)
+        with self.assertRaises(Exception):
+            both.start()
+        self.assertIn("not both", both.stderr_text())
+        # An invalid section names its path.
+        with open(cfg, "w") as f:
+            f.write("alerting:\n  route:\n    receiver: nobody\n  receivers:\n  - name: hook\n")
+        bad = Sira(config=cfg)
+        self.addCleanup(bad.close)
+        with self.assertRaises(Exception):
+            bad.start()
+        self.assertIn("sira.yaml alerting", bad.stderr_text())
+        self.assertIn("nobody", bad.stderr_text())
+
     def test_email_over_smtp(self):
         import smtpd  # deprecated but present in Python 3.11; a local SMTP sink
         import asyncore
