@@ -8,10 +8,15 @@
 #include <yaml-cpp/yaml.h>
 #pragma GCC diagnostic pop
 
+#include <glob.h>
+
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string_view>
 
 namespace sira::alerts {
@@ -113,9 +118,31 @@ bool one_of(const std::string& key, std::initializer_list<std::string_view> name
   return std::find(names.begin(), names.end(), key) != names.end();
 }
 
+// A mapping of string to string (PagerDuty details, e-mail headers).
+Status get_string_map(const Node& n, const std::string& path,
+                      std::map<std::string, std::string>* out) {
+  return for_each_entry(n, path,
+                        [&](const std::string& key, const Node& v, const std::string& p) -> Status {
+                          (*out)[key] = SIRA_TRY(get_string(v, p));
+                          return {};
+                        });
+}
+
+// Go's textproto.CanonicalMIMEHeaderKey: "content-type" -> "Content-Type".
+std::string canonical_header(std::string key) {
+  bool upper = true;
+  for (char& c : key) {
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    upper = c == '-';
+  }
+  return key;
+}
+
 struct Parser {
   std::vector<std::string>* unsupported;
   AlertingConfig cfg;
+  std::string base_dir;
 
   void note(const std::string& path) {
     if (unsupported != nullptr) unsupported->push_back(path);
@@ -276,6 +303,13 @@ struct Parser {
             c->send_resolved = SIRA_TRY(get_bool(v, p));
           } else if (key == "max_alerts") {
             c->max_alerts = SIRA_TRY(get_uint(v, p));
+          } else if (key == "body_template") {
+            c->body_template = SIRA_TRY(get_string(v, p));
+          } else if (key == "content_type") {
+            c->content_type = SIRA_TRY(get_string(v, p));
+            if (c->content_type.empty() ||
+                c->content_type.find_first_of("\r\n") != std::string::npos)
+              return cfg_err(p, "content_type must be a non-empty single-line value");
           } else {
             if (key == "url_file") has_url_file = true;
             note(p);
@@ -304,6 +338,20 @@ struct Parser {
             c->title = SIRA_TRY(get_string(v, p));
           } else if (key == "text") {
             c->text = SIRA_TRY(get_string(v, p));
+          } else if (key == "color") {
+            c->color = SIRA_TRY(get_string(v, p));
+          } else if (key == "title_link") {
+            c->title_link = SIRA_TRY(get_string(v, p));
+          } else if (key == "pretext") {
+            c->pretext = SIRA_TRY(get_string(v, p));
+          } else if (key == "fallback") {
+            c->fallback = SIRA_TRY(get_string(v, p));
+          } else if (key == "footer") {
+            c->footer = SIRA_TRY(get_string(v, p));
+          } else if (key == "icon_emoji") {
+            c->icon_emoji = SIRA_TRY(get_string(v, p));
+          } else if (key == "icon_url") {
+            c->icon_url = SIRA_TRY(get_string(v, p));
           } else if (key == "send_resolved") {
             c->send_resolved = SIRA_TRY(get_bool(v, p));
           } else {
@@ -339,6 +387,20 @@ struct Parser {
             c->severity = SIRA_TRY(get_string(v, p));
           } else if (key == "description") {
             c->description = SIRA_TRY(get_string(v, p));
+          } else if (key == "client") {
+            c->client = SIRA_TRY(get_string(v, p));
+          } else if (key == "client_url") {
+            c->client_url = SIRA_TRY(get_string(v, p));
+          } else if (key == "class") {
+            c->class_ = SIRA_TRY(get_string(v, p));
+          } else if (key == "component") {
+            c->component = SIRA_TRY(get_string(v, p));
+          } else if (key == "group") {
+            c->group = SIRA_TRY(get_string(v, p));
+          } else if (key == "details") {
+            std::map<std::string, std::string> details;
+            SIRA_CHECK(get_string_map(v, p, &details));
+            for (auto& [k, val] : details) c->details[k] = std::move(val);
           } else if (key == "send_resolved") {
             c->send_resolved = SIRA_TRY(get_bool(v, p));
           } else {
@@ -376,6 +438,19 @@ struct Parser {
             has_require_tls = true;
           } else if (key == "send_resolved") {
             c->send_resolved = SIRA_TRY(get_bool(v, p));
+          } else if (key == "html") {
+            c->html = SIRA_TRY(get_string(v, p));
+          } else if (key == "text") {
+            c->text = SIRA_TRY(get_string(v, p));
+          } else if (key == "headers") {
+            std::map<std::string, std::string> headers;
+            SIRA_CHECK(get_string_map(v, p, &headers));
+            for (auto& [k, val] : headers) {
+              const std::string name = canonical_header(k);
+              if (c->headers.contains(name))
+                return cfg_err(at(p, k), "duplicate header " + go_quote(name) + " in email config");
+              c->headers[name] = std::move(val);
+            }
           } else {
             if (key == "auth_password_file") has_password_file = true;
             note(p);
@@ -397,6 +472,8 @@ struct Parser {
     if (c->auth_password.empty() && !has_password_file) c->auth_password = g.smtp_auth_password;
     if (!has_require_tls) c->require_tls = g.smtp_require_tls;
     c->require_tls_str = c->require_tls ? "true" : "false";
+    if (!c->headers.contains("Subject"))
+      c->headers["Subject"] = "{{ template \"email.default.subject\" . }}";
     return {};
   }
 
@@ -720,6 +797,103 @@ struct Parser {
     for (const auto& ti : cfg.time_intervals) interval_names.insert(ti.name);
     SIRA_CHECK(check_route_refs(cfg.route, "route", receiver_names, interval_names));
     resolve_route_tree(cfg.route);
+    SIRA_CHECK(load_templates());
+    SIRA_CHECK(check_templates());
+    return {};
+  }
+
+  // --- templates ------------------------------------------------------------------------
+
+  // Reads the files the `templates` globs match (sorted per glob, as Go's filepath.Glob) and
+  // adds their definitions to the built-ins. A glob matching nothing is not an error.
+  Status load_templates() {
+    if (cfg.templates.empty()) return {};
+    auto set = std::make_shared<TemplateSet>();
+    for (size_t i = 0; i < cfg.templates.size(); ++i) {
+      const std::string path = at("templates", i);
+      std::filesystem::path pattern(cfg.templates[i]);
+      if (pattern.is_relative() && !base_dir.empty())
+        pattern = std::filesystem::path(base_dir) / pattern;
+      glob_t g{};
+      const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+      std::vector<std::string> files;
+      for (size_t k = 0; rc == 0 && k < g.gl_pathc; ++k) files.emplace_back(g.gl_pathv[k]);
+      globfree(&g);
+      if (rc != 0 && rc != GLOB_NOMATCH)
+        return cfg_err(path, "cannot expand template glob " + go_quote(pattern.string()));
+      std::sort(files.begin(), files.end());
+      for (const auto& file : files) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) return cfg_err(path, "cannot read template file " + file);
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (auto st = set->add(file, text.str()); !st) return with_path(path, st.error());
+        cfg.template_files.push_back(file);
+      }
+    }
+    cfg.template_set = std::move(set);
+    return {};
+  }
+
+  Status check_template(const std::string& path, const std::string& name, const std::string& text) {
+    if (text.find("{{") == std::string::npos) return {};
+    if (auto st = cfg.template_set->check(name, text); !st) return with_path(path, st.error());
+    return {};
+  }
+
+  // Every template field of every receiver must parse (Alertmanager finds out at send time).
+  Status check_templates() {
+    for (size_t r = 0; r < cfg.receivers.size(); ++r) {
+      const Receiver& rc = cfg.receivers[r];
+      const std::string rp = at("receivers", r);
+      for (size_t i = 0; i < rc.webhook_configs.size(); ++i) {
+        const std::string p = at(at(rp, "webhook_configs"), i);
+        SIRA_CHECK(check_template(at(p, "body_template"), "body_template",
+                                  rc.webhook_configs[i].body_template));
+      }
+      for (size_t i = 0; i < rc.slack_configs.size(); ++i) {
+        const SlackConfig& c = rc.slack_configs[i];
+        const std::string p = at(at(rp, "slack_configs"), i);
+        const std::pair<const char*, const std::string*> fields[] = {{"channel", &c.channel},
+                                                                     {"username", &c.username},
+                                                                     {"color", &c.color},
+                                                                     {"title", &c.title},
+                                                                     {"title_link", &c.title_link},
+                                                                     {"pretext", &c.pretext},
+                                                                     {"text", &c.text},
+                                                                     {"fallback", &c.fallback},
+                                                                     {"footer", &c.footer},
+                                                                     {"icon_emoji", &c.icon_emoji},
+                                                                     {"icon_url", &c.icon_url}};
+        for (const auto& [name, text] : fields)
+          SIRA_CHECK(check_template(at(p, name), name, *text));
+      }
+      for (size_t i = 0; i < rc.pagerduty_configs.size(); ++i) {
+        const PagerDutyConfig& c = rc.pagerduty_configs[i];
+        const std::string p = at(at(rp, "pagerduty_configs"), i);
+        const std::pair<const char*, const std::string*> fields[] = {
+            {"description", &c.description},
+            {"client", &c.client},
+            {"client_url", &c.client_url},
+            {"severity", &c.severity},
+            {"class", &c.class_},
+            {"component", &c.component},
+            {"group", &c.group}};
+        for (const auto& [name, text] : fields)
+          SIRA_CHECK(check_template(at(p, name), name, *text));
+        for (const auto& [k, v] : c.details)
+          SIRA_CHECK(check_template(at(at(p, "details"), k), k, v));
+      }
+      for (size_t i = 0; i < rc.email_configs.size(); ++i) {
+        const EmailConfig& c = rc.email_configs[i];
+        const std::string p = at(at(rp, "email_configs"), i);
+        SIRA_CHECK(check_template(at(p, "to"), "to", c.to));
+        SIRA_CHECK(check_template(at(p, "html"), "html", c.html));
+        SIRA_CHECK(check_template(at(p, "text"), "text", c.text));
+        for (const auto& [k, v] : c.headers)
+          SIRA_CHECK(check_template(at(at(p, "headers"), k), k, v));
+      }
+    }
     return {};
   }
 };
@@ -740,9 +914,22 @@ const NamedTimeInterval* AlertingConfig::find_time_interval(std::string_view nam
   return nullptr;
 }
 
+std::map<std::string, std::string> PagerDutyConfig::default_details() {
+  return {{"firing", "{{ template \"pagerduty.default.instances\" .Alerts.Firing }}"},
+          {"resolved", "{{ template \"pagerduty.default.instances\" .Alerts.Resolved }}"},
+          {"num_firing", "{{ .Alerts.Firing | len }}"},
+          {"num_resolved", "{{ .Alerts.Resolved | len }}"}};
+}
+
 Result<AlertingConfig> parse_alerting_config(std::string_view yaml,
                                              std::vector<std::string>* unsupported) {
-  Parser parser{unsupported, {}};
+  return parse_alerting_config(yaml, unsupported, std::string());
+}
+
+Result<AlertingConfig> parse_alerting_config(std::string_view yaml,
+                                             std::vector<std::string>* unsupported,
+                                             const std::string& base_dir) {
+  Parser parser{unsupported, {}, base_dir};
   try {
     Node root = YAML::Load(std::string(yaml));
     SIRA_CHECK(parser.parse(root));

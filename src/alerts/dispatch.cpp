@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <random>
+#include <thread>
 
 #include "alerts/route.h"
+#include "alerts/template.h"
 #include "core/crypto.h"
 #include "core/log.h"
 
@@ -58,15 +60,22 @@ LabelSet common(const std::vector<const AlertView*>& alerts, bool annotations) {
   return out;
 }
 
-std::string title(size_t firing, bool any_firing, const LabelSet& labels) {
-  std::string t = any_firing ? "[FIRING:" + std::to_string(firing) + "]" : "[RESOLVED]";
-  for (const auto& [k, v] : labels) t += " " + v;
-  return t;
+// "webhook[2]" -> 2.
+size_t integration_index(const std::string& integration) {
+  const size_t open = integration.find('[');
+  return open == std::string::npos ? 0 : std::strtoul(integration.c_str() + open + 1, nullptr, 10);
 }
 
-// Alertmanager's default fields are Go templates sira does not render: they mean "the default".
-std::string or_default(const std::string& configured, const std::string& fallback) {
-  return configured.empty() || configured.find("{{") != std::string::npos ? fallback : configured;
+// Prefix of last_error for notifications whose templates failed: they were never rendered.
+constexpr std::string_view kTemplateError = "template error: ";
+
+// Go's strings of at most n bytes, cut on a UTF-8 boundary (PagerDuty's summary limit).
+std::string truncate_utf8(std::string s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t cut = n;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  s.resize(cut);
+  return s;
 }
 
 int64_t jitter(int64_t ms) {
@@ -99,11 +108,12 @@ void Dispatcher::on_silence(const std::string& tenant_id, const Silence& silence
   std::map<std::string, bj::array> by_receiver;
   for (const auto& snap : alerts_.snapshot()) {
     const Alert& a = snap.view.alert;
-    if (snap.tenant_id != tenant_id || a.resolved_at(now) || !matches_all(silence.matchers, a.labels))
+    if (snap.tenant_id != tenant_id || a.resolved_at(now) ||
+        !matches_all(silence.matchers, a.labels))
       continue;
     for (const Route* r : match_routes(cfg.route, a.labels))
-      by_receiver[r->receiver].push_back(bj::object{{"labels", labels_json(a.labels)},
-                                                    {"fingerprint", fingerprint_hex(a.fp)}});
+      by_receiver[r->receiver].push_back(
+          bj::object{{"labels", labels_json(a.labels)}, {"fingerprint", fingerprint_hex(a.fp)}});
   }
   bj::array matchers;
   for (const auto& m : silence.matchers) matchers.push_back(bj::value(m.to_string()));
@@ -141,11 +151,10 @@ void Dispatcher::on_silence(const std::string& tenant_id, const Silence& silence
       const SlackConfig& c = r->slack_configs[i];
       std::string url = !c.api_url.empty() ? c.api_url : cfg.global.slack_api_url;
       queue("slack", i, url,
-            bj::serialize(bj::object{{"text", "Silence " + silence.id + " " +
-                                                  (created ? "started" : "ended") + " by " +
-                                                  silence.created_by + ": " + silence.comment +
-                                                  " (" + std::to_string(alerts.size()) +
-                                                  " firing alerts)"}}));
+            bj::serialize(bj::object{
+                {"text", "Silence " + silence.id + " " + (created ? "started" : "ended") + " by " +
+                             silence.created_by + ": " + silence.comment + " (" +
+                             std::to_string(alerts.size()) + " firing alerts)"}}));
     }
   }
   if (auto st = (*tx)->commit(); !st)
@@ -167,7 +176,11 @@ std::vector<store::Migration> Dispatcher::migrations() {
            " created_at INTEGER NOT NULL, sent_at INTEGER NOT NULL, last_error TEXT NOT NULL,"
            " firing INTEGER NOT NULL, resolved INTEGER NOT NULL);"
            "CREATE INDEX alert_notifications_due ON alert_notifications (status, next_attempt_at);"
-           "CREATE INDEX alert_notifications_tenant ON alert_notifications (tenant_id, id);"}};
+           "CREATE INDEX alert_notifications_tenant ON alert_notifications (tenant_id, id);"},
+          // acked: a PagerDuty integration was sent `acknowledge` for the muted group and not
+          // notified since.
+          {"alerts", 4, "pagerduty acknowledge",
+           "ALTER TABLE alert_nflog ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"}};
 }
 
 const std::vector<const Route*>& Dispatcher::routes_of(uint64_t fp, const LabelSet& labels) {
@@ -180,35 +193,40 @@ const std::vector<const Route*>& Dispatcher::routes_of(uint64_t fp, const LabelS
 Result<int64_t> Dispatcher::flush() {
   const int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
-  // 1. Only the alerts received since the last flush join (or stay in) their groups.
-  auto changed = alerts_.take_changes();
-  if (!changed.empty()) {
-    auto views = alerts_.views_for(changed);
-    for (const auto& [key, v] : views) {
-      const Alert& a = v.alert;
-      for (const Route* r : routes_of(a.fp, a.labels)) {
-        LabelSet gl = group_labels(*r, a.labels);
-        std::string gkey = group_key(*r, gl);
-        std::string id = key.first + '\x1f' + r->id() + '\x1f' + gkey;
-        auto [it, created] = groups_.try_emplace(id);
-        Group& g = it->second;
-        if (created) {
-          g.tenant_id = key.first;
-          g.group_key = std::move(gkey);
-          g.receiver = r->receiver;
-          g.route = r;
-          g.labels = std::move(gl);
-          // The group began when its first alert arrived (after a restart: long ago, so a group
-          // of old alerts flushes at once and the notification log decides what is still news).
-          g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
-        }
-        auto done = g.done_resolved.find(a.fp);
-        if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
-          continue;  // its resolution was already dealt with
-        g.fps.insert(a.fp);
-      }
+  // 1. Only the alerts received since the last flush join (or stay in) their groups. They are
+  // read in place under the service's lock (no copies); the group ids of an alert are computed
+  // once per fingerprint.
+  alerts_.visit_changes([&](const std::string& tenant_id, const Alert& a) {
+    const auto& routes = routes_of(a.fp, a.labels);
+    if (membership_.size() > 1000000) membership_.clear();  // bounded
+    Membership& m = membership_[a.fp];
+    if (m.tenant_id != tenant_id || m.ids.size() != routes.size()) {
+      m.tenant_id = tenant_id;
+      m.ids.clear();
+      for (const Route* r : routes)
+        m.ids.push_back(tenant_id + '\x1f' + r->id() + '\x1f' +
+                        group_key(*r, group_labels(*r, a.labels)));
     }
-  }
+    for (size_t i = 0; i < routes.size(); ++i) {
+      const Route* r = routes[i];
+      auto [it, created] = groups_.try_emplace(m.ids[i]);
+      Group& g = it->second;
+      if (created) {
+        g.tenant_id = tenant_id;
+        g.labels = group_labels(*r, a.labels);
+        g.group_key = group_key(*r, g.labels);
+        g.receiver = r->receiver;
+        g.route = r;
+        // The group began when its first alert arrived (after a restart: long ago, so a group
+        // of old alerts flushes at once and the notification log decides what is still news).
+        g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
+      }
+      auto done = g.done_resolved.find(a.fp);
+      if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
+        continue;  // its resolution was already dealt with
+      g.fps.insert(a.fp);
+    }
+  });
   // 2. Groups whose time has come: their alerts as they are now.
   std::vector<Group*> due;
   std::vector<std::pair<std::string, uint64_t>> keys;
@@ -226,8 +244,9 @@ Result<int64_t> Dispatcher::flush() {
     for (uint64_t fp : g->fps)
       if (auto it = views.find({g->tenant_id, fp}); it != views.end()) alerts[fp] = &it->second;
     std::erase_if(g->fps, [&](uint64_t fp) { return !alerts.contains(fp); });
-    std::erase_if(g->done_resolved,
-                  [&](const auto& kv) { return !views.contains({g->tenant_id, kv.first}); });
+    std::erase_if(g->done_resolved, [&](const auto& kv) {
+      return !views.contains({g->tenant_id, kv.first});
+    });
     if (!g->fps.empty()) {
       auto n = flush_group(*g, alerts, now);
       if (!n) return std::unexpected(n.error());
@@ -263,7 +282,7 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
     time_muted = time_muted || !active;
   }
 
-  std::vector<const AlertView*> firing, resolved;
+  std::vector<const AlertView*> firing, resolved, muted_firing;
   std::set<uint64_t> firing_set, resolved_set;
   for (uint64_t fp : g.fps) {
     const AlertView* v = alerts.at(fp);
@@ -273,11 +292,16 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
     } else if (v->status.silenced_by.empty() && v->status.inhibited_by.empty()) {
       firing.push_back(v);
       firing_set.insert(fp);
+    } else {
+      muted_firing.push_back(v);
     }
   }
+  // Still firing, but nothing of it may be notified: PagerDuty gets `acknowledge`.
+  const bool still_firing = !firing.empty() || !muted_firing.empty();
+  const bool entirely_muted = still_firing && (time_muted || firing.empty());
 
   int64_t queued = 0;
-  if (receiver != nullptr && !time_muted) {
+  if (receiver != nullptr) {
     struct Integration {
       std::string kind;
       size_t index;
@@ -297,12 +321,39 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
     for (const auto& in : integrations) {
       const std::string name = in.kind + "[" + std::to_string(in.index) + "]";
       auto row = SIRA_TRY(tx->query_one(
-          "SELECT firing, resolved, notified_at FROM alert_nflog WHERE tenant_id = ? AND "
+          "SELECT firing, resolved, notified_at, acked FROM alert_nflog WHERE tenant_id = ? AND "
           "receiver = ? AND integration = ? AND group_key = ?",
           {g.tenant_id, g.receiver, name, g.group_key}));
+      std::set<uint64_t> told_firing = row ? fps_from(row->str(0)) : std::set<uint64_t>{};
+      const bool acked = row && row->i64(3) != 0;
+      if (entirely_muted && in.kind == "pagerduty") {
+        // Once per muting: the incident PagerDuty holds for the group is acknowledged, not
+        // resolved (it still fires) and not left ringing.
+        if (!told_firing.empty() && !acked) {
+          const PagerDutyConfig& c = receiver->pagerduty_configs[in.index];
+          const std::string url = !c.url.empty() ? c.url : cfg.global.pagerduty_url;
+          const std::string payload = bj::serialize(
+              bj::object{{"routing_key", !c.routing_key.empty() ? c.routing_key : c.service_key},
+                         {"event_action", "acknowledge"},
+                         {"dedup_key", hex_encode(sha256(g.group_key))}});
+          SIRA_CHECK(
+              tx->exec("UPDATE alert_nflog SET acked = 1 WHERE tenant_id = ? AND receiver = ? AND "
+                       "integration = ? AND group_key = ?",
+                       {g.tenant_id, g.receiver, name, g.group_key}));
+          SIRA_CHECK(tx->exec(
+              "INSERT INTO alert_notifications (tenant_id, receiver, integration, kind, "
+              "group_key, url, payload, status, attempts, next_attempt_at, created_at, sent_at, "
+              "last_error, firing, resolved) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, "
+              "'', ?, 0)",
+              {g.tenant_id, g.receiver, name, in.kind, g.group_key, url, payload, now, now,
+               static_cast<int64_t>(muted_firing.size() + firing.size())}));
+          ++queued;
+        }
+        continue;
+      }
+      if (time_muted) continue;  // Alertmanager's MuteStage: nothing, the log unchanged
       // A resolved alert is reported resolved to whoever was told it fired, silence or not
       // (Alertmanager swallows it: #226, #2805).
-      std::set<uint64_t> told_firing = row ? fps_from(row->str(0)) : std::set<uint64_t>{};
       std::vector<const AlertView*> resolved_here;
       std::set<uint64_t> resolved_here_set;
       for (const AlertView* v : resolved) {
@@ -321,6 +372,8 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
         needs = !firing_set.empty();
       } else if (!subset(firing_set, told_firing)) {
         needs = true;
+      } else if (acked && !firing_set.empty()) {
+        needs = true;  // unmuted after an acknowledge: trigger again
       } else if (firing_set.empty()) {
         needs = !told_firing.empty();
       } else if (in.send_resolved && !subset(resolved_here_set, fps_from(row->str(1)))) {
@@ -331,9 +384,9 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
       if (!needs) continue;
       SIRA_CHECK(tx->exec(
           "INSERT INTO alert_nflog (tenant_id, receiver, integration, group_key, firing, resolved, "
-          "notified_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, receiver, "
+          "notified_at, acked) VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (tenant_id, receiver, "
           "integration, group_key) DO UPDATE SET firing = excluded.firing, "
-          "resolved = excluded.resolved, notified_at = excluded.notified_at",
+          "resolved = excluded.resolved, notified_at = excluded.notified_at, acked = 0",
           {g.tenant_id, g.receiver, name, g.group_key, fps_json(firing_set),
            fps_json(resolved_here_set), now}));
       std::vector<const AlertView*> payload_alerts = firing;
@@ -341,22 +394,43 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
         payload_alerts.insert(payload_alerts.end(), resolved_here.begin(), resolved_here.end());
       if (payload_alerts.empty()) continue;  // all resolved and this integration does not say so
       std::string url;
-      std::string payload =
+      auto payload =
           render(*receiver, in.kind, in.index, g, payload_alerts, !firing.empty(), now, &url);
+      // A template that fails to execute: the notification is dead at once, with the reason.
+      const std::string error =
+          payload ? std::string() : std::string(kTemplateError) + payload.error().detail;
       SIRA_CHECK(tx->exec(
           "INSERT INTO alert_notifications (tenant_id, receiver, integration, kind, group_key, "
-          "url, "
-          "payload, status, attempts, next_attempt_at, created_at, sent_at, last_error, firing, "
-          "resolved) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, '', ?, ?)",
-          {g.tenant_id, g.receiver, name, in.kind, g.group_key, url, payload, now, now,
+          "url, payload, status, attempts, next_attempt_at, created_at, sent_at, last_error, "
+          "firing, resolved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0, ?, ?, ?)",
+          {g.tenant_id, g.receiver, name, in.kind, g.group_key, url,
+           payload ? *payload : std::string(), payload ? "pending" : "dead", now, now, error,
            static_cast<int64_t>(firing.size()),
            static_cast<int64_t>(payload_alerts.size() - firing.size())}));
+      if (!payload) {
+        const int64_t id =
+            SIRA_TRY(tx->query_one("SELECT MAX(id) FROM alert_notifications"))->i64(0);
+        SIRA_CHECK(audit_.append(*tx, g.tenant_id,
+                                 {"sira", "notification.dead", "notification", std::to_string(id),
+                                  bj::serialize(bj::object{{"receiver", g.receiver},
+                                                           {"integration", name},
+                                                           {"attempts", 0},
+                                                           {"error", error}})}));
+        metrics_
+            .counter("sira_notifications_total", "Notification attempts by result.",
+                     {{"receiver", g.receiver}, {"integration", in.kind}, {"result", "dead"}})
+            .inc();
+        log_warn("notification template failed",
+                 {{"receiver", g.receiver}, {"integration", name}, {"error", error}});
+        continue;
+      }
       ++queued;
     }
     SIRA_CHECK(tx->commit());
   }
   // The incidents hand-off: only when what fires changed.
-  if (!sinks_.empty() && firing_set != g.told_sinks && !(firing_set.empty() && g.told_sinks.empty())) {
+  if (!sinks_.empty() && firing_set != g.told_sinks &&
+      !(firing_set.empty() && g.told_sinks.empty())) {
     AlertGroupEvent ev;
     ev.tenant_id = g.tenant_id;
     ev.receiver = g.receiver;
@@ -383,14 +457,23 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
   return queued;
 }
 
-std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_t index,
-                               const Group& g, const std::vector<const AlertView*>& alerts,
-                               bool any_firing, int64_t now, std::string* url) const {
+Result<std::string> Dispatcher::render(const Receiver& r, const std::string& kind, size_t index,
+                                       const Group& g, const std::vector<const AlertView*>& alerts,
+                                       bool any_firing, int64_t now, std::string* url) const {
   (void)now;
+  const AlertingConfig& cfg = alerts_.config();
+  const int64_t at = clock_.now_ms();
   size_t n_firing = 0;
   bj::array list;
+  TemplateData data;
+  data.receiver = r.name;
+  data.status = any_firing ? "firing" : "resolved";
+  data.external_url = options_.external_url;
+  data.group_labels = g.labels;
+  data.common_labels = common(alerts, false);
+  data.common_annotations = common(alerts, true);
   for (const AlertView* v : alerts) {
-    const bool resolved = v->alert.resolved_at(clock_.now_ms());
+    const bool resolved = v->alert.resolved_at(at);
     if (!resolved) ++n_firing;
     list.push_back(bj::object{{"status", resolved ? "resolved" : "firing"},
                               {"labels", labels_json(v->alert.labels)},
@@ -400,14 +483,31 @@ std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_
                                                   : std::string("0001-01-01T00:00:00Z")},
                               {"generatorURL", v->alert.generator_url},
                               {"fingerprint", fingerprint_hex(v->alert.fp)}});
+    TemplateAlert ta;
+    ta.status = resolved ? "resolved" : "firing";
+    ta.labels = v->alert.labels;
+    ta.annotations = v->alert.annotations;
+    ta.starts_at_ms = v->alert.starts_at_ms;
+    ta.ends_at_ms = resolved ? v->alert.ends_at_ms : kGoZeroTimeMs;
+    ta.generator_url = v->alert.generator_url;
+    ta.fingerprint = fingerprint_hex(v->alert.fp);
+    data.alerts.push_back(std::move(ta));
   }
-  const LabelSet common_labels = common(alerts, false);
-  const LabelSet common_annotations = common(alerts, true);
-  const std::string status = any_firing ? "firing" : "resolved";
-  const std::string summary = title(n_firing, any_firing, g.labels);
+  const TmplValue dot = template_value(data);
+  const TemplateSet& set = cfg.template_set ? *cfg.template_set : *TemplateSet::defaults();
+  const std::string where = kind + "_configs[" + std::to_string(index) + "].";
+  // Renders one field; text without an action is used as written.
+  auto tmpl = [&](const std::string& field, const std::string& text) -> Result<std::string> {
+    if (text.find("{{") == std::string::npos) return text;
+    auto out = set.execute(field, text, dot);
+    if (!out) return fail(ErrorCode::kInvalidArgument, where + field + ": " + out.error().detail);
+    return out;
+  };
   if (kind == "webhook") {
     const WebhookConfig& c = r.webhook_configs[index];
     *url = c.url;
+    // sira extension: the whole body from a template, sent with content_type at delivery.
+    if (!c.body_template.empty()) return tmpl("body_template", c.body_template);
     int64_t truncated = 0;
     if (c.max_alerts > 0 && static_cast<int64_t>(list.size()) > c.max_alerts) {
       truncated = static_cast<int64_t>(list.size()) - c.max_alerts;
@@ -415,11 +515,11 @@ std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_
     }
     // Alertmanager's webhook payload, version 4.
     return bj::serialize(bj::object{{"receiver", r.name},
-                                    {"status", status},
+                                    {"status", data.status},
                                     {"alerts", list},
                                     {"groupLabels", labels_json(g.labels)},
-                                    {"commonLabels", labels_json(common_labels)},
-                                    {"commonAnnotations", labels_json(common_annotations)},
+                                    {"commonLabels", labels_json(data.common_labels)},
+                                    {"commonAnnotations", labels_json(data.common_annotations)},
                                     {"externalURL", options_.external_url},
                                     {"version", "4"},
                                     {"groupKey", g.group_key},
@@ -429,59 +529,83 @@ std::string Dispatcher::render(const Receiver& r, const std::string& kind, size_
     // The queue keeps what to send, never the SMTP password (read from the config at delivery).
     const EmailConfig& c = r.email_configs[index];
     *url = c.smarthost;
-    std::string text = summary + "\n\n";
-    for (const AlertView* v : alerts) {
-      const bool resolved = v->alert.resolved_at(clock_.now_ms());
-      text += std::string(resolved ? "[resolved] " : "[firing] ") + label_set_string(v->alert.labels) + "\n";
-      for (const auto& [k, val] : v->alert.annotations) text += "  " + k + ": " + val + "\n";
-      text += "  since " + format_rfc3339_ms(v->alert.starts_at_ms) + "\n";
+    bj::object headers;
+    std::string subject;
+    for (const auto& [name, text] : c.headers) {
+      std::string value = SIRA_TRY(tmpl("headers." + name, text));
+      if (value.find_first_of("\r\n") != std::string::npos)
+        return fail(ErrorCode::kInvalidArgument,
+                    where + "headers." + name + ": rendered header holds a line break");
+      if (name == "Subject")
+        subject = std::move(value);
+      else if (name != "To" && name != "From")
+        headers[name] = std::move(value);
     }
-    text += "\n" + options_.external_url + "\n";
-    return bj::serialize(bj::object{{"to", c.to},
+    std::string text = c.text.empty() ? SIRA_TRY(set.execute_named("email.default.text", dot))
+                                      : SIRA_TRY(tmpl("text", c.text));
+    return bj::serialize(bj::object{{"to", SIRA_TRY(tmpl("to", c.to))},
                                     {"from", c.from},
                                     {"hello", c.hello},
-                                    {"subject", summary},
+                                    {"subject", subject},
                                     {"text", text},
+                                    {"html", SIRA_TRY(tmpl("html", c.html))},
+                                    {"headers", headers},
                                     {"username", c.auth_username},
                                     {"requireTls", c.require_tls}});
   }
   if (kind == "slack") {
+    // Alertmanager's Slack message: one attachment, empty fields left out.
     const SlackConfig& c = r.slack_configs[index];
-    *url = !c.api_url.empty() ? c.api_url : alerts_.config().global.slack_api_url;
-    std::string text;
-    for (const AlertView* v : alerts) {
-      auto s = v->alert.annotations.find("summary");
-      text += "- " +
-              (s != v->alert.annotations.end() ? s->second : label_set_string(v->alert.labels)) +
-              "\n";
-    }
-    bj::object o{{"username", or_default(c.username, "sira")},
-                 {"text", or_default(c.text, summary)},
-                 {"attachments", bj::array{bj::object{{"color", any_firing ? "danger" : "good"},
-                                                      {"title", or_default(c.title, summary)},
-                                                      {"text", text}}}}};
-    if (!c.channel.empty()) o["channel"] = c.channel;
+    *url = !c.api_url.empty() ? c.api_url : cfg.global.slack_api_url;
+    bj::object attachment;
+    auto put = [](bj::object& o, const char* key, std::string value) {
+      if (!value.empty()) o[key] = std::move(value);
+    };
+    put(attachment, "title", SIRA_TRY(tmpl("title", c.title)));
+    put(attachment, "title_link", SIRA_TRY(tmpl("title_link", c.title_link)));
+    put(attachment, "pretext", SIRA_TRY(tmpl("pretext", c.pretext)));
+    put(attachment, "text", SIRA_TRY(tmpl("text", c.text)));
+    put(attachment, "fallback", SIRA_TRY(tmpl("fallback", c.fallback)));
+    put(attachment, "footer", SIRA_TRY(tmpl("footer", c.footer)));
+    put(attachment, "color", SIRA_TRY(tmpl("color", c.color)));
+    attachment["mrkdwn_in"] = bj::array{"fallback", "pretext", "text"};
+    bj::object o;
+    put(o, "channel", SIRA_TRY(tmpl("channel", c.channel)));
+    put(o, "username", SIRA_TRY(tmpl("username", c.username)));
+    put(o, "icon_emoji", SIRA_TRY(tmpl("icon_emoji", c.icon_emoji)));
+    put(o, "icon_url", SIRA_TRY(tmpl("icon_url", c.icon_url)));
+    o["attachments"] = bj::array{attachment};
     return bj::serialize(o);
   }
   // PagerDuty Events API v2: one incident per group (dedup_key = SHA-256 of the group key).
   const PagerDutyConfig& c = r.pagerduty_configs[index];
-  *url = !c.url.empty() ? c.url : alerts_.config().global.pagerduty_url;
-  bj::array firing_details;
-  for (const AlertView* v : alerts)
-    firing_details.push_back(bj::value(label_set_string(v->alert.labels)));
-  return bj::serialize(bj::object{
-      {"routing_key", !c.routing_key.empty() ? c.routing_key : c.service_key},
-      {"event_action", any_firing ? "trigger" : "resolve"},
-      {"dedup_key", hex_encode(sha256(g.group_key))},
-      {"payload",
-       bj::object{{"summary", or_default(c.description, summary)},
-                  {"source", "sira"},
-                  {"severity", c.severity.empty() ? std::string("error") : c.severity},
-                  {"custom_details", bj::object{{"firing", firing_details},
-                                                {"num_firing", n_firing},
-                                                {"num_resolved", alerts.size() - n_firing}}}}},
-      {"client", "sira"},
-      {"client_url", options_.external_url}});
+  *url = !c.url.empty() ? c.url : cfg.global.pagerduty_url;
+  bj::object msg{{"routing_key", !c.routing_key.empty() ? c.routing_key : c.service_key},
+                 {"event_action", any_firing ? "trigger" : "resolve"},
+                 {"dedup_key", hex_encode(sha256(g.group_key))}};
+  const std::string client = SIRA_TRY(tmpl("client", c.client));
+  const std::string client_url = SIRA_TRY(tmpl("client_url", c.client_url));
+  if (!client.empty()) msg["client"] = client;
+  if (!client_url.empty()) msg["client_url"] = client_url;
+  if (any_firing) {
+    bj::object details;
+    for (const auto& [k, v] : c.details) details[k] = SIRA_TRY(tmpl("details." + k, v));
+    std::string severity = SIRA_TRY(tmpl("severity", c.severity));
+    bj::object payload{
+        {"summary", truncate_utf8(SIRA_TRY(tmpl("description", c.description)), 1024)},
+        {"source", client.empty() ? std::string("sira") : client},
+        {"severity", severity.empty() ? std::string("error") : severity},
+        {"custom_details", details}};
+    const std::pair<const char*, const std::string*> optional[] = {
+        {"class", &c.class_}, {"component", &c.component}, {"group", &c.group}};
+    for (const auto& [key, text] : optional) {
+      std::string value = SIRA_TRY(tmpl(key, *text));
+      if (!value.empty()) payload[key] = std::move(value);
+    }
+    msg["payload"] = std::move(payload);
+  }
+  (void)n_firing;
+  return bj::serialize(msg);
 }
 
 Result<int64_t> Dispatcher::deliver() {
@@ -490,9 +614,9 @@ Result<int64_t> Dispatcher::deliver() {
   {
     auto tx = SIRA_TRY(db_.begin(store::TxKind::kRead));
     SIRA_CHECK(
-        tx->each("SELECT id, tenant_id, receiver, integration, kind, url, payload, attempts FROM "
-                 "alert_notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY "
-                 "id LIMIT 64",
+        tx->each("SELECT id, tenant_id, receiver, integration, kind, url, payload, attempts, "
+                 "group_key FROM alert_notifications WHERE status = 'pending' AND "
+                 "next_attempt_at <= ? ORDER BY id LIMIT 64",
                  {now}, [&](const store::Row& r) {
                    Notification n;
                    n.id = r.i64(0);
@@ -503,26 +627,56 @@ Result<int64_t> Dispatcher::deliver() {
                    n.url = r.str(5);
                    n.payload = r.str(6);
                    n.attempts = r.i64(7);
+                   n.group_key = r.str(8);
                    due.push_back(std::move(n));
                    return true;
                  }));
   }
   // Send everything due first (no transaction held across the network), then record the pass
   // in one transaction: one fsync and one signed audit head instead of one per notification.
-  std::vector<std::pair<bool, std::string>> outcomes;
-  outcomes.reserve(due.size());
-  for (const auto& n : due) {
+  std::vector<std::pair<bool, std::string>> outcomes(due.size());
+  auto send_one = [&](size_t i) {
+    const Notification& n = due[i];
     if (n.kind == "email") {
       Status st = send_email(n);
-      outcomes.emplace_back(st.has_value(), st ? "" : st.error().detail);
-    } else {
-      auto status =
-          transport_.post(n.url, "application/json", n.payload, {}, options_.send_timeout_ms);
-      const bool ok = status && *status >= 200 && *status < 300;
-      outcomes.emplace_back(ok, ok       ? ""
-                                : status ? "HTTP " + std::to_string(*status)
-                                         : status.error().detail);
+      outcomes[i] = {st.has_value(), st ? "" : st.error().detail};
+      return;
     }
+    // A webhook body_template body goes with its configured content type (silence
+    // notifications are always the JSON payload).
+    std::string content_type = "application/json";
+    if (n.kind == "webhook" && !n.group_key.starts_with("silence:")) {
+      if (const Receiver* r = alerts_.config().find_receiver(n.receiver)) {
+        const size_t idx = integration_index(n.integration);
+        if (idx < r->webhook_configs.size() && !r->webhook_configs[idx].body_template.empty())
+          content_type = r->webhook_configs[idx].content_type;
+      }
+    }
+    auto status = transport_.post(n.url, content_type, n.payload, {}, options_.send_timeout_ms);
+    const bool ok = status && *status >= 200 && *status < 300;
+    outcomes[i] = {ok, ok       ? ""
+                       : status ? "HTTP " + std::to_string(*status)
+                                : status.error().detail};
+  };
+  const size_t lanes =
+      std::min(due.size(), static_cast<size_t>(std::max<int64_t>(1, options_.send_concurrency)));
+  if (lanes <= 1) {
+    for (size_t i = 0; i < due.size(); ++i) send_one(i);
+  } else {
+    // A lane per (receiver, integration, group): one group's notifications stay in id order.
+    std::vector<std::vector<size_t>> lane(lanes);
+    for (size_t i = 0; i < due.size(); ++i)
+      lane[std::hash<std::string>{}(due[i].receiver + '\x1f' + due[i].integration + '\x1f' +
+                                    due[i].group_key) %
+           lanes]
+          .push_back(i);
+    std::vector<std::jthread> workers;
+    workers.reserve(lanes);
+    for (auto& items : lane)
+      if (!items.empty())
+        workers.emplace_back([&send_one, &items] {
+          for (size_t i : items) send_one(i);
+        });
   }
   int64_t delivered = 0;
   const int64_t done_at = clock_.now_ms();
@@ -540,10 +694,10 @@ Result<int64_t> Dispatcher::deliver() {
       next_status = n.attempts >= options_.max_attempts ? "dead" : "pending";
       next_at = done_at + jitter(backoff);
     }
-    SIRA_CHECK(tx->exec(
-        "UPDATE alert_notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
-        "sent_at = ?, last_error = ? WHERE id = ?",
-        {next_status, n.attempts, next_at, ok ? done_at : int64_t{0}, error, n.id}));
+    SIRA_CHECK(
+        tx->exec("UPDATE alert_notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
+                 "sent_at = ?, last_error = ? WHERE id = ?",
+                 {next_status, n.attempts, next_at, ok ? done_at : int64_t{0}, error, n.id}));
     if (next_status != "pending")
       SIRA_CHECK(audit_.append(*tx, n.tenant_id,
                                {"sira", ok ? "notification.sent" : "notification.dead",
@@ -556,7 +710,9 @@ Result<int64_t> Dispatcher::deliver() {
         .counter("sira_notifications_total", "Notification attempts by result.",
                  {{"receiver", n.receiver},
                   {"integration", n.kind},
-                  {"result", ok ? "sent" : next_status == "dead" ? "dead" : "retry"}})
+                  {"result", ok                      ? "sent"
+                             : next_status == "dead" ? "dead"
+                                                     : "retry"}})
         .inc();
     if (ok) {
       ++delivered;
@@ -586,16 +742,17 @@ Status Dispatcher::send_email(const Notification& n) {
   e.from = str("from");
   e.subject = str("subject");
   e.text = str("text");
+  e.html = str("html");
+  if (auto h = o.find("headers"); h != o.end() && h->value().is_object())
+    for (const auto& [k, val] : h->value().as_object())
+      if (val.is_string()) e.headers.emplace_back(std::string(k), std::string(val.as_string()));
   e.username = str("username");
   auto tls = o.find("requireTls");
   e.require_tls = tls == o.end() || !tls->value().is_bool() || tls->value().as_bool();
   e.to.push_back(str("to"));  // the SMTP client splits comma-separated lists
   // The password stays in the configuration: receivers[name].email_configs[i].
   if (const Receiver* r = alerts_.config().find_receiver(n.receiver)) {
-    const size_t open = n.integration.find('[');
-    const size_t idx = open == std::string::npos
-                           ? 0
-                           : std::strtoul(n.integration.c_str() + open + 1, nullptr, 10);
+    const size_t idx = integration_index(n.integration);
     if (idx < r->email_configs.size()) e.password = r->email_configs[idx].auth_password;
   }
   return transport_.mail(e, options_.send_timeout_ms);
@@ -667,6 +824,10 @@ Result<Notification> Dispatcher::replay(const std::string& tenant_id, int64_t id
   if (n.status == "sent" || n.status == "pending")
     return fail(ErrorCode::kConflict, "notification " + std::to_string(id) + " is " + n.status +
                                           "; only dead ones replay");
+  if (n.payload.empty() && n.last_error.starts_with(kTemplateError))
+    return fail(ErrorCode::kConflict, "notification " + std::to_string(id) +
+                                          " was never rendered (" + n.last_error +
+                                          "); fix the template, the next change notifies again");
   SIRA_CHECK(
       tx->exec("UPDATE alert_notifications SET status = 'pending', attempts = 0, "
                "next_attempt_at = ?, last_error = '' WHERE id = ?",

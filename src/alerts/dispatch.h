@@ -9,6 +9,18 @@
 // nor decides to send the same one twice. Delivery is at-least-once: a crash between the
 // receiver's 2xx and the row being marked sent re-sends it.
 //
+// Templates: every templated receiver field (Slack, PagerDuty, e-mail, webhook body_template) is
+// rendered with the configuration's TemplateSet when the notification is queued. A template
+// that fails to execute makes that notification dead at once, with the error as last_error
+// (visible in notifications()); it is not retried, as the same data would fail the same way.
+//
+// PagerDuty acknowledge: when a group whose firing alerts a PagerDuty integration was told
+// about becomes entirely muted (every firing alert silenced or inhibited, or the route in a
+// mute time interval / outside its active intervals) while still firing, that integration gets
+// one `acknowledge` event (same dedup_key); the notification log remembers it, across
+// restarts. Once unmuted and still firing, the trigger is sent again; when the group resolves,
+// the resolve. Other integrations follow Alertmanager's MuteStage (nothing is sent).
+//
 // Thread-safe: flush() and deliver() may run on different threads.
 #pragma once
 
@@ -18,16 +30,21 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "alerts/service.h"
 
 namespace sira::alerts {
 
-// An e-mail as the email notifier hands it over.
+// An e-mail as the email notifier hands it over. `text` is always set (the configured text
+// template, or sira's plain-text rendering); `html` is the rendered html template (empty when
+// none is configured): a transport that can send multipart/alternative sends both.
+// `headers` are the rendered extra headers of the email config (Subject is in `subject`).
 struct Email {
-  std::string smarthost, hello, from, subject, text;
+  std::string smarthost, hello, from, subject, text, html;
   std::vector<std::string> to;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string username, password;
   bool require_tls = true;
 };
@@ -71,6 +88,10 @@ struct DispatchOptions {
   int64_t send_timeout_ms = 10000;
   // Also notify when a silence is created or expires (Alertmanager #730); off by default.
   bool notify_silences = false;
+  // Notifications of one delivery pass go out on this many lanes at once (a lane per group, so
+  // a group's notifications keep their order). 1 = one after the other. The Transport must be
+  // thread-safe above 1.
+  int64_t send_concurrency = 1;
 };
 
 struct Notification {
@@ -120,13 +141,20 @@ class Dispatcher {
   // Route matches of an alert, cached by fingerprint (labels never change for a fingerprint).
   const std::vector<const Route*>& routes_of(uint64_t fp, const LabelSet& labels);
   std::map<uint64_t, std::vector<const Route*>> routes_cache_;
+  // The group ids (tenant, route, group key) an alert belongs to, parallel to its routes_of.
+  struct Membership {
+    std::string tenant_id;
+    std::vector<std::string> ids;
+  };
+  std::unordered_map<uint64_t, Membership> membership_;
   // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
   // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).
   void on_silence(const std::string& tenant_id, const Silence& silence, bool created);
   Status send_email(const Notification& n);
-  std::string render(const Receiver& r, const std::string& kind, size_t index, const Group& g,
-                     const std::vector<const AlertView*>& alerts, bool firing, int64_t now,
-                     std::string* url) const;
+  // The payload of one integration, its templates rendered; errors are template errors.
+  Result<std::string> render(const Receiver& r, const std::string& kind, size_t index,
+                             const Group& g, const std::vector<const AlertView*>& alerts,
+                             bool firing, int64_t now, std::string* url) const;
 
   store::Database& db_;
   audit::AuditLog& audit_;

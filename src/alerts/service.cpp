@@ -9,6 +9,7 @@
 
 #include "alerts/route.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 
 namespace sira::alerts {
@@ -17,40 +18,6 @@ namespace bj = boost::json;
 
 namespace {
 
-void json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 // {"name":"value",...}: what labels_from reads back.
 std::string labels_json(const LabelSet& l) {
   std::string out;
@@ -58,9 +25,9 @@ std::string labels_json(const LabelSet& l) {
   out.push_back('{');
   for (const auto& [k, v] : l) {
     if (out.size() > 1) out.push_back(',');
-    json_string(out, k);
+    json::append_string(out, k);
     out.push_back(':');
-    json_string(out, v);
+    json::append_string(out, v);
   }
   out.push_back('}');
   return out;
@@ -517,28 +484,44 @@ AlertStatus AlertService::status_of(const TenantState& t, const Alert& a, int64_
   return st;
 }
 
-std::vector<AlertView> AlertService::views(const TenantState& t, const AlertFilter& filter,
-                                           int64_t now) const {
+void AlertService::visit_views(const TenantState& t, const AlertFilter& filter, int64_t now,
+                               const std::function<void(const Alert&, const AlertStatus&)>& fn)
+    const {
   std::vector<const Alert*> firing;
   for (const auto& [fp, s] : t.alerts)
     if (!s.alert.resolved_at(now)) firing.push_back(&s.alert);
-  std::vector<AlertView> out;
   for (const Alert* a : firing) {
     if (!matches_all(filter.matchers, a->labels)) continue;
-    AlertView v{*a, status_of(t, *a, now, firing)};
+    AlertStatus st = status_of(t, *a, now, firing);
     if (filter.receiver) {
       bool any = false;
-      for (const auto& r : v.status.receivers) any = any || filter.receiver->matches(r);
+      for (const auto& r : st.receivers) any = any || filter.receiver->matches(r);
       if (!any) continue;
     }
-    const bool silenced = !v.status.silenced_by.empty();
-    const bool inhibited = !v.status.inhibited_by.empty();
+    const bool silenced = !st.silenced_by.empty();
+    const bool inhibited = !st.inhibited_by.empty();
     if (!filter.silenced && silenced) continue;
     if (!filter.inhibited && inhibited) continue;
-    if (!filter.active && v.status.state == "active") continue;
-    out.push_back(std::move(v));
+    if (!filter.active && st.state == "active") continue;
+    fn(*a, st);
   }
+}
+
+std::vector<AlertView> AlertService::views(const TenantState& t, const AlertFilter& filter,
+                                           int64_t now) const {
+  std::vector<AlertView> out;
+  visit_views(t, filter, now,
+              [&](const Alert& a, const AlertStatus& st) { out.push_back(AlertView{a, st}); });
   return out;
+}
+
+Status AlertService::each_alert(const std::string& tenant_id, const AlertFilter& filter,
+                                const std::function<void(const Alert&, const AlertStatus&)>& fn) {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(tenant_id);
+  if (it == tenants_.end()) return {};
+  visit_views(it->second, filter, clock_.now_ms(), fn);
+  return {};
 }
 
 Result<std::vector<AlertView>> AlertService::alerts(const std::string& tenant_id,

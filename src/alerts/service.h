@@ -103,6 +103,10 @@ class AlertService {
   Result<PostReport> put_alerts(const std::string& tenant_id, std::vector<Alert> alerts);
   // Firing alerts (resolved ones are not listed), with their status, by fingerprint.
   Result<std::vector<AlertView>> alerts(const std::string& tenant_id, const AlertFilter& filter);
+  // Same alerts as alerts(), without copies: fn sees each one under the service's lock (for
+  // writing a large listing straight to text). fn must not call back into the service.
+  Status each_alert(const std::string& tenant_id, const AlertFilter& filter,
+                    const std::function<void(const Alert&, const AlertStatus&)>& fn);
   Result<std::vector<AlertGroupView>> groups(const std::string& tenant_id,
                                              const AlertFilter& filter);
 
@@ -165,6 +169,8 @@ class AlertService {
   AlertStatus status_of(const TenantState& t, const Alert& a, int64_t now,
                         const std::vector<const Alert*>& firing) const;
   std::vector<AlertView> views(const TenantState& t, const AlertFilter& filter, int64_t now) const;
+  void visit_views(const TenantState& t, const AlertFilter& filter, int64_t now,
+                   const std::function<void(const Alert&, const AlertStatus&)>& fn) const;
   Status write_silence(store::Transaction& tx, const std::string& tenant_id, const Silence& s);
   Result<std::string> put_silence_locked(const std::string& tenant_id, Silence silence,
                                          const std::string& actor, std::optional<Silence>* expired,

@@ -94,6 +94,8 @@ class HttpTransport final : public alerts::Transport {
     m.to = e.to;
     m.subject = e.subject;
     m.text_body = e.text;
+    m.html_body = e.html;
+    m.headers = e.headers;
     m.username = e.username;
     m.password = e.password;
     m.require_tls = e.require_tls;
@@ -178,7 +180,12 @@ Result<std::pair<alerts::AlertingConfig, std::string>> load_alerting(
     ss << in.rdbuf();
     text = ss.str();
   }
-  auto parsed = alerts::parse_alerting_config(text, unsupported);
+  // Relative template paths are read from the directory of the file that holds the config.
+  const std::string base_dir =
+      !config.alerts.inline_config.empty()
+          ? config.alerts.inline_base_dir
+          : std::filesystem::path(config.alerts.config_file).parent_path().string();
+  auto parsed = alerts::parse_alerting_config(text, unsupported, base_dir);
   if (!parsed)
     return fail(ErrorCode::kConfig, origin + ": " + parsed.error().detail,
                 config.alerts.inline_config.empty() ? "alerts.config_file" : "alerting");
@@ -445,6 +452,7 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   oo.dispatch.retry_max_ms = config.alerts.retry_max_ms;
   oo.dispatch.max_attempts = config.alerts.max_attempts;
   oo.dispatch.notify_silences = config.alerts.notify_silences;
+  oo.dispatch.send_concurrency = config.alerts.send_concurrency;
   auto opened = open_context(config.data_dir, clock, oo);
   if (!opened) {
     log_error("cannot start", {{"error", opened.error().detail}});

@@ -386,7 +386,8 @@ int main(int argc, char** argv) {
     std::ostringstream text;
     text << in.rdbuf();
     std::vector<std::string> unsupported;
-    auto parsed = alerts::parse_alerting_config(text.str(), &unsupported);
+    auto parsed = alerts::parse_alerting_config(
+        text.str(), &unsupported, std::filesystem::path(alerting_file).parent_path().string());
     if (!parsed) return die(alerting_file + ": " + parsed.error().detail);
     std::cout << alerting_file << ": valid (" << parsed->receivers.size() << " receivers, "
               << parsed->inhibit_rules.size() << " inhibit rules)\n";

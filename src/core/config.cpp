@@ -207,6 +207,8 @@ const std::vector<KeySpec>& specs() {
       {"alerts.max_attempts",
        integer([](Config& c) -> int64_t& { return c.alerts.max_attempts; }, 1, 1000)},
       {"alerts.notify_silences", boolean([](Config& c) -> bool& { return c.alerts.notify_silences; })},
+      {"alerts.send_concurrency",
+       integer([](Config& c) -> int64_t& { return c.alerts.send_concurrency; }, 1, 64)},
       {"alerts.anonymous_tenant",
        text([](Config& c) -> std::string& { return c.alerts.anonymous_tenant; }, {})},
       {"kafka.batch_max_ms",

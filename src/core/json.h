@@ -37,5 +37,8 @@ Result<std::optional<std::vector<std::string>>> optional_string_array(
 bool valid_utf8(std::string_view s);
 bj::array string_array(const std::vector<std::string>& items);
 std::string serialize(const bj::value& v);
+// Appends `s` as a JSON string literal (quotes and escapes included), for writers that build
+// large documents as text instead of a DOM. `s` must be valid UTF-8.
+void append_string(std::string& out, std::string_view s);
 
 }  // namespace sira::json

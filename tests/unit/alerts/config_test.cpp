@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../test_util.h"
 #include "core/clock.h"
 
 namespace sira::alerts {
@@ -55,8 +56,6 @@ TEST(AlertsConfig, GoldenAlertmanagerYml) {
                              "global.opsgenie_api_key",
                              "global.http_config",
                              "mute_time_intervals[0].time_intervals[1].location",
-                             "receivers[0].email_configs[0].headers",
-                             "receivers[1].pagerduty_configs[0].details",
                              "receivers[4].opsgenie_configs",
                              "receivers[5].webhook_configs[0].http_config",
                              "receivers[6].slack_configs[0].actions",
@@ -84,6 +83,8 @@ TEST(AlertsConfig, GoldenAlertmanagerYml) {
   EXPECT_TRUE(e0.require_tls);
   EXPECT_EQ(e0.require_tls_str, "true");
   EXPECT_FALSE(e0.send_resolved);
+  EXPECT_EQ(e0.headers, (std::map<std::string, std::string>{{"Subject", "custom"}}));
+  EXPECT_EQ(e0.html, "{{ template \"email.default.html\" . }}");
 
   const Receiver* xpager = cfg.find_receiver("team-X-pager");
   ASSERT_NE(xpager, nullptr);
@@ -95,6 +96,10 @@ TEST(AlertsConfig, GoldenAlertmanagerYml) {
   EXPECT_EQ(pd.severity, "critical");
   EXPECT_EQ(pd.url, "https://events.pagerduty.com/v2/enqueue");
   EXPECT_TRUE(pd.send_resolved);
+  // Configured details replace Alertmanager's defaults key by key.
+  EXPECT_EQ(pd.details.at("firing"), "{{ .Alerts.Firing | len }}");
+  EXPECT_EQ(pd.details.at("num_resolved"), "{{ .Alerts.Resolved | len }}");
+  EXPECT_EQ(pd.details.size(), 4u);
 
   const Receiver* ymails = cfg.find_receiver("team-Y-mails");
   EXPECT_EQ(ymails->email_configs.at(0).smarthost, "mail.example.com:25");
@@ -440,6 +445,119 @@ TEST(AlertsConfig, PrometheusDurations) {
   EXPECT_EQ(format_duration_ms(90ll * 86400000), "90d");  // not 12w6d
   EXPECT_EQ(format_duration_ms(14ll * 86400000), "2w");
   EXPECT_EQ(format_duration_ms(90500), "1m30s500ms");
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(AlertsConfig, TemplateFilesAreReadRelativeToTheConfigDirectory) {
+  testing_util::TempDir dir;
+  write_file(dir.file("tmpl/a.tmpl"), "{{ define \"team.title\" }}T {{ .Status }}{{ end }}");
+  write_file(dir.file("tmpl/b.tmpl"),
+             "{{ define \"slack.default.title\" }}overridden{{ end }}ignored text");
+  write_file(dir.file("tmpl/c.txt"), "{{ define \"not.loaded\" }}x{{ end }}");
+  const std::string yaml =
+      "templates: ['tmpl/*.tmpl', 'missing/*.tmpl']\n"
+      "route: {receiver: r}\n"
+      "receivers:\n  - name: r\n    slack_configs:\n"
+      "      - api_url: http://127.0.0.1:1/s\n        title: '{{ template \"team.title\" . }}'\n";
+  auto cfg = parse_alerting_config(yaml, nullptr, dir.path());
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().detail;
+  EXPECT_EQ(cfg->template_files,
+            (std::vector<std::string>{dir.file("tmpl/a.tmpl"), dir.file("tmpl/b.tmpl")}));
+  ASSERT_NE(cfg->template_set, nullptr);
+  EXPECT_TRUE(cfg->template_set->defines("team.title"));
+  EXPECT_FALSE(cfg->template_set->defines("not.loaded"));
+  TemplateData d;
+  d.status = "firing";
+  auto title = cfg->template_set->execute("title", cfg->receivers[0].slack_configs[0].title,
+                                          template_value(d));
+  ASSERT_TRUE(title.has_value()) << title.error().detail;
+  EXPECT_EQ(*title, "T firing");
+  EXPECT_EQ(*cfg->template_set->execute_named("slack.default.title", template_value(d)),
+            "overridden");
+  // Absolute globs do not depend on the base directory; without templates the built-ins.
+  const std::string abs = "templates: ['" + dir.path() + "/tmpl/a.tmpl']\n" + kMinimal;
+  auto cfg2 = parse_alerting_config(abs, nullptr);
+  ASSERT_TRUE(cfg2.has_value()) << cfg2.error().detail;
+  EXPECT_TRUE(cfg2->template_set->defines("team.title"));
+  auto plain = parse_alerting_config(kMinimal, nullptr);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_TRUE(plain->template_set->defines("slack.default.title"));
+  EXPECT_FALSE(plain->template_set->defines("team.title"));
+}
+
+TEST(AlertsConfig, TemplateParseErrorsNameTheConfigPath) {
+  testing_util::TempDir dir;
+  write_file(dir.file("bad.tmpl"), "{{ define \"x\" }}\n{{ if }}{{ end }}{{ end }}");
+  auto e = parse_alerting_config("templates: ['bad.tmpl']\n" + std::string(kMinimal), nullptr,
+                                 dir.path());
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, ErrorCode::kConfig);
+  EXPECT_EQ(e.error().field, "templates[0]");
+  EXPECT_EQ(e.error().detail,
+            "templates[0]: template: " + dir.file("bad.tmpl") + ":2:7: missing value for if");
+
+  Error slack = config_error(std::string(kMinimal) +
+                             "  - name: s\n    slack_configs:\n      - api_url: http://h/x\n"
+                             "        title: '{{ .Status | nope }}'\n");
+  EXPECT_EQ(slack.field, "receivers[1].slack_configs[0].title");
+  EXPECT_EQ(slack.detail,
+            "receivers[1].slack_configs[0].title: template: title:1:14: function \"nope\" not "
+            "defined");
+  Error pd = config_error(std::string(kMinimal) +
+                          "  - name: p\n    pagerduty_configs:\n      - routing_key: k\n"
+                          "        details: {runbook: '{{ .CommonLabels.x '}\n");
+  EXPECT_EQ(pd.field, "receivers[1].pagerduty_configs[0].details.runbook");
+  Error mail = config_error(std::string(kMinimal) +
+                            "  - name: m\n    email_configs:\n      - to: a@b.c\n"
+                            "        from: s@b.c\n        smarthost: h:25\n"
+                            "        headers: {subject: '{{ end }}'}\n");
+  EXPECT_EQ(mail.field, "receivers[1].email_configs[0].headers.Subject");
+  Error hook = config_error(std::string(kMinimal) +
+                            "  - name: w\n    webhook_configs:\n      - url: http://h/x\n"
+                            "        body_template: '{{ range .Alerts }}'\n");
+  EXPECT_EQ(hook.field, "receivers[1].webhook_configs[0].body_template");
+  EXPECT_NE(hook.detail.find("unexpected EOF"), std::string::npos) << hook.detail;
+}
+
+TEST(AlertsConfig, WebhookBodyTemplateAndTemplatedFieldsAreSupported) {
+  std::vector<std::string> unsupported;
+  auto cfg = parse_alerting_config(
+      std::string(kMinimal) +
+          "  - name: w\n    webhook_configs:\n      - url: http://h/x\n"
+          "        body_template: '{\"text\": \"{{ .Status }}\"}'\n"
+          "        content_type: text/plain\n"
+          "    slack_configs:\n      - api_url: http://h/s\n        pretext: p\n"
+          "        title_link: l\n        fallback: f\n        color: c\n"
+          "    pagerduty_configs:\n      - routing_key: k\n        client: c\n"
+          "        client_url: http://c\n        class: cl\n        component: co\n"
+          "        group: g\n"
+          "    email_configs:\n      - to: a@b.c\n        from: s@b.c\n        smarthost: h:25\n"
+          "        html: '<b>{{ .Status }}</b>'\n        text: 't'\n"
+          "        headers: {x-team: db}\n",
+      &unsupported);
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().detail;
+  EXPECT_TRUE(unsupported.empty()) << unsupported.front();
+  const Receiver& r = cfg->receivers[1];
+  EXPECT_EQ(r.webhook_configs[0].body_template, "{\"text\": \"{{ .Status }}\"}");
+  EXPECT_EQ(r.webhook_configs[0].content_type, "text/plain");
+  EXPECT_EQ(r.slack_configs[0].pretext, "p");
+  EXPECT_EQ(r.slack_configs[0].fallback, "f");
+  EXPECT_EQ(r.pagerduty_configs[0].client, "c");
+  EXPECT_EQ(r.pagerduty_configs[0].class_, "cl");
+  EXPECT_EQ(r.email_configs[0].html, "<b>{{ .Status }}</b>");
+  EXPECT_EQ(r.email_configs[0].headers.at("X-Team"), "db");
+  EXPECT_EQ(r.email_configs[0].headers.at("Subject"), "{{ template \"email.default.subject\" . }}");
+  // A webhook without body_template keeps the JSON content type.
+  auto plain = parse_alerting_config(
+      std::string(kMinimal) + "  - name: w\n    webhook_configs:\n      - url: http://h/x\n",
+      nullptr);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->receivers[1].webhook_configs[0].body_template, "");
+  EXPECT_EQ(plain->receivers[1].webhook_configs[0].content_type, "application/json");
 }
 
 }  // namespace

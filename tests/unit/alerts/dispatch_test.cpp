@@ -42,13 +42,24 @@ class RecordingTransport : public Transport {
     return {};
   }
   std::vector<Email> mails;
-  Result<int> post(const std::string& url, const std::string&, const std::string& body,
+  Result<int> post(const std::string& url, const std::string& content_type, const std::string& body,
                    const std::vector<std::pair<std::string, std::string>>&, int64_t) override {
     urls.push_back(url);
-    bodies.push_back(bj::parse(body).as_object());
+    content_types.push_back(content_type);
+    raw.push_back(body);
+    boost::system::error_code ec;
+    bj::value v = bj::parse(body, ec);
+    bodies.push_back(!ec && v.is_object() ? v.as_object() : bj::object{});
     return status;
   }
-  std::vector<std::string> urls;
+  // The bodies posted to `url`, as JSON objects.
+  std::vector<bj::object> to(const std::string& url) const {
+    std::vector<bj::object> out;
+    for (size_t i = 0; i < urls.size(); ++i)
+      if (urls[i] == url) out.push_back(bodies[i]);
+    return out;
+  }
+  std::vector<std::string> urls, content_types, raw;
   std::vector<bj::object> bodies;
   int status = 200;
 };
@@ -81,17 +92,17 @@ class DispatchTest : public ::testing::Test {
   void restart(bool notify_silences = false) {
     dispatcher_.reset();
     std::vector<std::string> unsupported;
-    auto cfg = parse_alerting_config(kConfig, &unsupported);
+    auto cfg = parse_alerting_config(config_, &unsupported);
     ASSERT_TRUE(cfg.has_value()) << cfg.error().detail;
-    service_ = std::make_unique<AlertService>(*db_, *audit_, clock_, metrics_, *cfg, kConfig);
+    service_ = std::make_unique<AlertService>(*db_, *audit_, clock_, metrics_, *cfg, config_);
     ASSERT_TRUE(service_->load().has_value());
     DispatchOptions o;
     o.retry_initial_ms = 1000;
     o.retry_max_ms = 4000;
     o.max_attempts = 3;
     o.notify_silences = notify_silences;
-    dispatcher_ = std::make_unique<Dispatcher>(*db_, *audit_, clock_, metrics_, *service_,
-                                               transport_, o);
+    dispatcher_ =
+        std::make_unique<Dispatcher>(*db_, *audit_, clock_, metrics_, *service_, transport_, o);
     dispatcher_->add_sink(&sink_);
   }
 
@@ -112,6 +123,19 @@ class DispatchTest : public ::testing::Test {
   }
 
   int64_t now() const { return clock_.now_ms(); }
+
+  void post_alert(const LabelSet& labels, const LabelSet& annotations, int64_t ends_at = 0) {
+    Alert a;
+    a.labels = labels;
+    a.annotations = annotations;
+    a.ends_at_ms = ends_at;
+    a.generator_url = "http://prom.example/graph";
+    auto r = service_->put_alerts("ten", {a});
+    ASSERT_TRUE(r.has_value());
+    ASSERT_TRUE(r->errors.empty()) << r->errors.front();
+  }
+
+  std::string config_ = kConfig;
 
   TempDir dir_;
   ManualClock clock_{TimePoint(std::chrono::milliseconds(kT0))};
@@ -221,7 +245,8 @@ TEST_F(DispatchTest, RetriesWithBackoffThenDeadLetterThenReplay) {
   EXPECT_EQ(transport_.bodies.size(), 2u);
   tick(3000);
   EXPECT_EQ(transport_.bodies.size(), 3u);
-  auto dead = dispatcher_->notifications("ten", std::string("dead"), std::nullopt, 10, std::nullopt);
+  auto dead =
+      dispatcher_->notifications("ten", std::string("dead"), std::nullopt, 10, std::nullopt);
   ASSERT_TRUE(dead.has_value());
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ((*dead)[0].attempts, 3);
@@ -233,7 +258,8 @@ TEST_F(DispatchTest, RetriesWithBackoffThenDeadLetterThenReplay) {
   ASSERT_TRUE(replayed.has_value());
   tick(10);
   EXPECT_EQ(transport_.bodies.size(), 4u);
-  auto sent = dispatcher_->notifications("ten", std::string("sent"), std::nullopt, 10, std::nullopt);
+  auto sent =
+      dispatcher_->notifications("ten", std::string("sent"), std::nullopt, 10, std::nullopt);
   ASSERT_EQ(sent->size(), 1u);
   EXPECT_EQ(dispatcher_->replay("ten", (*dead)[0].id, "tok").error().code, ErrorCode::kConflict);
   EXPECT_EQ(dispatcher_->replay("other", (*dead)[0].id, "tok").error().code, ErrorCode::kNotFound);
@@ -244,7 +270,7 @@ TEST_F(DispatchTest, RestartKeepsTheNotificationLogAndTheQueue) {
   post("Disk");
   tick(10 * kSec);
   ASSERT_EQ(transport_.bodies.size(), 1u);  // failed, queued for retry
-  restart();                                 // the alert, the log and the queue are in the store
+  restart();                                // the alert, the log and the queue are in the store
   transport_.status = 200;
   tick(2 * kSec);
   EXPECT_EQ(transport_.bodies.size(), 2u);  // the retry, not a new decision
@@ -281,6 +307,333 @@ TEST_F(DispatchTest, SilenceStartAndEndAreNotifiedWhenAsked) {
   ASSERT_EQ(transport_.bodies.size(), 3u);
   EXPECT_EQ(transport_.bodies[2].at("status").as_string(), "unsilenced");
   // Off by default: the other tests' silences sent nothing of the kind.
+}
+
+constexpr const char* kTemplatedConfig = R"(
+route:
+  receiver: all
+  group_by: [alertname]
+  group_wait: 10s
+  group_interval: 30s
+  repeat_interval: 1h
+receivers:
+  - name: all
+    webhook_configs:
+      - url: http://127.0.0.1:9/body
+        body_template: '{{ range .Alerts }}{{ .Labels.instance }} is {{ .Status }}; {{ end }}'
+        content_type: text/plain
+      - url: http://127.0.0.1:9/v4
+    slack_configs:
+      - api_url: http://127.0.0.1:9/slack
+        channel: '#{{ .CommonLabels.alertname | toLower }}'
+        text: '{{ range .Alerts }}*{{ .Annotations.summary }}*{{ end }}'
+        pretext: 'pre {{ .Receiver }}'
+    pagerduty_configs:
+      - routing_key: rk
+        url: http://127.0.0.1:9/pd
+        description: 'PD {{ .GroupLabels.alertname }} {{ .CommonAnnotations.summary }}'
+        severity: '{{ if eq .CommonLabels.alertname "Disk" }}critical{{ else }}warning{{ end }}'
+        details:
+          owner: '{{ .CommonLabels.instance }}'
+    email_configs:
+      - to: 'oncall+{{ .GroupLabels.alertname }}@example.com'
+        from: sira@example.com
+        smarthost: 127.0.0.1:25
+        require_tls: false
+        headers:
+          Subject: 'Alert {{ .GroupLabels.alertname }}'
+          X-Team: '{{ .CommonLabels.instance }}'
+        text: 'text {{ len .Alerts }} {{ (index .Alerts 0).Annotations.summary }}'
+)";
+
+TEST_F(DispatchTest, EveryIntegrationRendersItsTemplates) {
+  config_ = kTemplatedConfig;
+  restart();
+  post_alert({{"alertname", "Disk"}, {"instance", "a"}}, {{"summary", "disk is full"}});
+  tick(10 * kSec);
+  const std::string ext = "http://127.0.0.1:8080/#/alerts?receiver=all";
+  // Webhook body_template: the rendered text, with its content type.
+  ASSERT_EQ(transport_.urls.size(), 4u);
+  EXPECT_EQ(transport_.urls[0], "http://127.0.0.1:9/body");
+  EXPECT_EQ(transport_.raw[0], "a is firing; ");
+  EXPECT_EQ(transport_.content_types[0], "text/plain");
+  // Without body_template: Alertmanager's payload v4, as JSON.
+  EXPECT_EQ(transport_.urls[1], "http://127.0.0.1:9/v4");
+  EXPECT_EQ(transport_.content_types[1], "application/json");
+  EXPECT_EQ(transport_.bodies[1].at("version").as_string(), "4");
+  EXPECT_EQ(transport_.bodies[1].at("receiver").as_string(), "all");
+  // Slack: configured templates and Alertmanager's defaults, rendered.
+  auto slack = transport_.to("http://127.0.0.1:9/slack");
+  ASSERT_EQ(slack.size(), 1u);
+  EXPECT_EQ(slack[0].at("channel").as_string(), "#disk");
+  EXPECT_EQ(slack[0].at("username").as_string(), "sira");
+  const bj::object& att = slack[0].at("attachments").as_array()[0].as_object();
+  EXPECT_EQ(att.at("title").as_string(), "[FIRING:1] Disk (a)");
+  EXPECT_EQ(att.at("title_link").as_string(), ext);
+  EXPECT_EQ(att.at("text").as_string(), "*disk is full*");
+  EXPECT_EQ(att.at("pretext").as_string(), "pre all");
+  EXPECT_EQ(att.at("fallback").as_string(), "[FIRING:1] Disk (a) | " + ext);
+  EXPECT_EQ(att.at("color").as_string(), "danger");
+  // PagerDuty: summary, severity and details from templates, defaults merged.
+  auto pd = transport_.to("http://127.0.0.1:9/pd");
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].at("event_action").as_string(), "trigger");
+  EXPECT_EQ(pd[0].at("client").as_string(), "sira");
+  EXPECT_EQ(pd[0].at("client_url").as_string(), ext);
+  const bj::object& payload = pd[0].at("payload").as_object();
+  EXPECT_EQ(payload.at("summary").as_string(), "PD Disk disk is full");
+  EXPECT_EQ(payload.at("severity").as_string(), "critical");
+  const bj::object& details = payload.at("custom_details").as_object();
+  EXPECT_EQ(details.at("owner").as_string(), "a");
+  EXPECT_EQ(details.at("num_firing").as_string(), "1");
+  EXPECT_EQ(details.at("num_resolved").as_string(), "0");
+  EXPECT_EQ(std::string(details.at("firing").as_string()).rfind("Labels:\n - alertname = Disk", 0),
+            0u);
+  // E-mail: to, Subject and other headers, text and the default html.
+  ASSERT_EQ(transport_.mails.size(), 1u);
+  const Email& m = transport_.mails[0];
+  EXPECT_EQ(m.to, std::vector<std::string>{"oncall+Disk@example.com"});
+  EXPECT_EQ(m.subject, "Alert Disk");
+  EXPECT_EQ(m.text, "text 1 disk is full");
+  EXPECT_NE(m.html.find("<li>summary = disk is full</li>"), std::string::npos) << m.html;
+  EXPECT_EQ(m.headers, (std::vector<std::pair<std::string, std::string>>{{"X-Team", "a"}}));
+
+  // Resolved: the webhook template sees the resolved alert; PagerDuty resolves.
+  post_alert({{"alertname", "Disk"}, {"instance", "a"}}, {{"summary", "disk is full"}}, now() - 1);
+  tick(30 * kSec);
+  EXPECT_EQ(transport_.raw[4], "a is resolved; ");
+  pd = transport_.to("http://127.0.0.1:9/pd");
+  ASSERT_EQ(pd.size(), 2u);
+  EXPECT_EQ(pd[1].at("event_action").as_string(), "resolve");
+  EXPECT_EQ(pd[1].at("dedup_key").as_string(), pd[0].at("dedup_key").as_string());
+  EXPECT_EQ(transport_.to("http://127.0.0.1:9/slack").size(), 1u);  // send_resolved: false
+}
+
+TEST_F(DispatchTest, DefaultEmailHasSubjectTextAndHtml) {
+  config_ = R"(
+route:
+  receiver: mail
+  group_wait: 10s
+receivers:
+  - name: mail
+    email_configs:
+      - to: oncall@example.com
+        from: sira@example.com
+        smarthost: 127.0.0.1:25
+)";
+  restart();
+  post_alert({{"alertname", "Disk"}, {"team", "db"}}, {{"summary", "<disk> & full"}});
+  tick(10 * kSec);
+  ASSERT_EQ(transport_.mails.size(), 1u);
+  const Email& m = transport_.mails[0];
+  EXPECT_EQ(m.subject, "[FIRING:1]  (Disk db)");  // no group_by: Alertmanager's double space
+  EXPECT_EQ(m.text.rfind("[FIRING:1]  (Disk db)\n\nFiring:\nLabels:\n - alertname = Disk\n", 0), 0u)
+      << m.text;
+  EXPECT_NE(m.text.find(" - summary = <disk> & full\n"), std::string::npos) << m.text;
+  EXPECT_NE(m.html.find("&lt;disk&gt; &amp; full"), std::string::npos) << m.html;
+  EXPECT_TRUE(m.headers.empty());
+}
+
+TEST_F(DispatchTest, TemplateExecutionErrorMakesTheNotificationDead) {
+  config_ = R"(
+route:
+  receiver: hooks
+  group_by: [alertname]
+  group_wait: 10s
+receivers:
+  - name: hooks
+    webhook_configs:
+      - url: http://127.0.0.1:9/bad
+        body_template: '{{ template "nowhere" . }}'
+      - url: http://127.0.0.1:9/good
+)";
+  restart();
+  post("Disk");
+  tick(10 * kSec);
+  // The other integration is not held back; the broken one is never posted.
+  ASSERT_EQ(transport_.urls, std::vector<std::string>{"http://127.0.0.1:9/good"});
+  auto dead = dispatcher_->notifications("ten", std::string("dead"), std::nullopt, 10, {});
+  ASSERT_TRUE(dead.has_value());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].integration, "webhook[0]");
+  EXPECT_EQ((*dead)[0].last_error,
+            "template error: webhook_configs[0].body_template: template: body_template:1:4: no "
+            "such template \"nowhere\"");
+  auto replay = dispatcher_->replay("ten", (*dead)[0].id, "ops");
+  ASSERT_FALSE(replay.has_value());
+  EXPECT_EQ(replay.error().code, ErrorCode::kConflict);
+  tick(60 * kSec);
+  EXPECT_EQ(transport_.urls.size(), 1u);
+}
+
+TEST_F(DispatchTest, BadTemplateIsRefusedAtLoad) {
+  auto cfg = parse_alerting_config(R"(
+route: {receiver: s}
+receivers:
+  - name: s
+    slack_configs:
+      - api_url: http://127.0.0.1:9/s
+        title: '{{ if .Status }}open'
+)",
+                                   nullptr);
+  ASSERT_FALSE(cfg.has_value());
+  EXPECT_EQ(cfg.error().field, "receivers[0].slack_configs[0].title");
+  EXPECT_EQ(cfg.error().detail,
+            "receivers[0].slack_configs[0].title: template: title:1:21: unexpected EOF");
+}
+
+constexpr const char* kPagerConfig = R"(
+route:
+  receiver: pager
+  group_by: [alertname]
+  group_wait: 10s
+  group_interval: 30s
+  repeat_interval: 1h
+receivers:
+  - name: pager
+    pagerduty_configs:
+      - routing_key: rk
+        url: http://127.0.0.1:9/pd
+    webhook_configs:
+      - url: http://127.0.0.1:9/hook
+)";
+
+TEST_F(DispatchTest, PagerDutyIsAcknowledgedWhileMutedOnceAcrossRestarts) {
+  config_ = kPagerConfig;
+  restart();
+  const std::string pd_url = "http://127.0.0.1:9/pd", hook = "http://127.0.0.1:9/hook";
+  post("Disk");
+  tick(10 * kSec);
+  auto pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].at("event_action").as_string(), "trigger");
+  const std::string dedup(pd[0].at("dedup_key").as_string());
+  EXPECT_EQ(transport_.to(hook).size(), 1u);
+
+  // Everything firing gets silenced: one acknowledge, nothing for the webhook.
+  Silence s;
+  s.matchers.push_back(*Matcher::make("alertname", MatchType::kEqual, "Disk"));
+  s.ends_at_ms = now() + 3600 * kSec;
+  s.created_by = "ops";
+  s.comment = "on it";
+  auto sid = service_->put_silence("ten", s, "tok");
+  ASSERT_TRUE(sid.has_value());
+  tick(30 * kSec);
+  pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 2u);
+  EXPECT_EQ(pd[1].at("event_action").as_string(), "acknowledge");
+  EXPECT_EQ(pd[1].at("dedup_key").as_string(), dedup);
+  EXPECT_EQ(pd[1].at("routing_key").as_string(), "rk");
+  EXPECT_EQ(transport_.to(hook).size(), 1u);
+  // Not repeated, neither later nor after a restart on the same database.
+  tick(30 * kSec);
+  restart();
+  tick(1 * kSec);
+  tick(30 * kSec);
+  EXPECT_EQ(transport_.to(pd_url).size(), 2u);
+  EXPECT_EQ(transport_.to(hook).size(), 1u);
+
+  // Unmuted and still firing: the trigger goes out again (the webhook was told already).
+  ASSERT_TRUE(service_->expire_silence("ten", *sid, "tok").has_value());
+  tick(30 * kSec);
+  pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 3u);
+  EXPECT_EQ(pd[2].at("event_action").as_string(), "trigger");
+  EXPECT_EQ(pd[2].at("dedup_key").as_string(), dedup);
+  EXPECT_EQ(transport_.to(hook).size(), 1u);
+
+  // Muted again: a new acknowledge (the trigger reset it), then resolved: resolve.
+  s.id.clear();
+  s.starts_at_ms = now();
+  ASSERT_TRUE(service_->put_silence("ten", s, "tok").has_value());
+  tick(30 * kSec);
+  pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 4u);
+  EXPECT_EQ(pd[3].at("event_action").as_string(), "acknowledge");
+  post("Disk", now() - 1);
+  tick(30 * kSec);
+  pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 5u);
+  EXPECT_EQ(pd[4].at("event_action").as_string(), "resolve");
+  EXPECT_EQ(pd[4].at("dedup_key").as_string(), dedup);
+  // The webhook hears of the resolution of what it was told (silence or not).
+  auto hooks = transport_.to(hook);
+  ASSERT_EQ(hooks.size(), 2u);
+  EXPECT_EQ(hooks[1].at("status").as_string(), "resolved");
+  tick(60 * kSec);
+  EXPECT_EQ(transport_.to(pd_url).size(), 5u);
+  // The acknowledges are in the notification log like any notification.
+  auto log = dispatcher_->notifications("ten", std::string("sent"), std::string("pager"), 50, {});
+  ASSERT_TRUE(log.has_value());
+  int acks = 0;
+  for (const auto& n : *log) acks += n.payload.find("\"acknowledge\"") != std::string::npos;
+  EXPECT_EQ(acks, 2);
+}
+
+TEST_F(DispatchTest, PagerDutyIsNotAcknowledgedWhenOnlyPartlyMutedOrNeverTold) {
+  config_ = kPagerConfig;
+  restart();
+  const std::string pd_url = "http://127.0.0.1:9/pd";
+  // Silenced from the start: PagerDuty was never told, so nothing to acknowledge.
+  Silence s;
+  s.matchers.push_back(*Matcher::make("instance", MatchType::kEqual, "b"));
+  s.ends_at_ms = now() + 3600 * kSec;
+  s.created_by = "ops";
+  s.comment = "known";
+  ASSERT_TRUE(service_->put_silence("ten", s, "tok").has_value());
+  post("Disk", 0, "b");
+  tick(10 * kSec);
+  tick(30 * kSec);
+  EXPECT_TRUE(transport_.to(pd_url).empty());
+  // One alert of the group fires unmuted: trigger; the group is only partly muted: no ack.
+  post("Disk", 0, "a");
+  tick(30 * kSec);
+  tick(30 * kSec);
+  auto pd = transport_.to(pd_url);
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].at("event_action").as_string(), "trigger");
+}
+
+TEST_F(DispatchTest, PagerDutyIsAcknowledgedInAMuteTimeInterval) {
+  // kT0 is Thursday 2025-10-09 08:53:20 UTC; the route is muted from 08:54.
+  config_ = R"(
+route:
+  receiver: pager
+  group_by: [alertname]
+  group_wait: 10s
+  group_interval: 30s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['alertname="Disk"']
+      receiver: pager
+      mute_time_intervals: [later]
+time_intervals:
+  - name: later
+    time_intervals:
+      - weekdays: [thursday]
+        times: [{start_time: '08:54', end_time: '23:00'}]
+receivers:
+  - name: pager
+    pagerduty_configs:
+      - routing_key: rk
+        url: http://127.0.0.1:9/pd
+    webhook_configs:
+      - url: http://127.0.0.1:9/hook
+)";
+  restart();
+  post("Disk");
+  tick(10 * kSec);  // 08:53:30
+  auto pd = transport_.to("http://127.0.0.1:9/pd");
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].at("event_action").as_string(), "trigger");
+  post("Disk", 0, "b");  // news the webhook would hear of, were it not muted
+  tick(30 * kSec);       // 08:54:00, inside the interval
+  tick(30 * kSec);
+  pd = transport_.to("http://127.0.0.1:9/pd");
+  ASSERT_EQ(pd.size(), 2u);
+  EXPECT_EQ(pd[1].at("event_action").as_string(), "acknowledge");
+  EXPECT_EQ(pd[1].at("dedup_key").as_string(), pd[0].at("dedup_key").as_string());
+  EXPECT_EQ(transport_.to("http://127.0.0.1:9/hook").size(), 1u);
 }
 
 }  // namespace
