@@ -196,37 +196,58 @@ Result<int64_t> Dispatcher::flush() {
   // 1. Only the alerts received since the last flush join (or stay in) their groups. They are
   // read in place under the service's lock (no copies); the group ids of an alert are computed
   // once per fingerprint.
+  // Under the service's lock only what is needed is taken (times, and the labels of an alert
+  // whose groups are not known yet); the grouping runs after it is released.
+  struct Change {
+    Membership* m;
+    uint64_t fp;
+    int64_t ends_at_ms, updated_at_ms;
+    bool resolved;
+    std::optional<LabelSet> labels;  // set when m must be (re)computed
+  };
+  std::vector<Change> changes;
+  if (membership_.size() > 1000000) membership_.clear();  // bounded
   alerts_.visit_changes([&](const std::string& tenant_id, const Alert& a) {
-    const auto& routes = routes_of(a.fp, a.labels);
-    if (membership_.size() > 1000000) membership_.clear();  // bounded
     Membership& m = membership_[a.fp];
-    if (m.tenant_id != tenant_id || m.ids.size() != routes.size()) {
-      m.tenant_id = tenant_id;
-      m.ids.clear();
-      for (const Route* r : routes)
-        m.ids.push_back(tenant_id + '\x1f' + r->id() + '\x1f' +
-                        group_key(*r, group_labels(*r, a.labels)));
+    Change c{&m, a.fp, a.ends_at_ms, a.updated_at_ms, a.resolved_at(now), std::nullopt};
+    if (m.generation != groups_generation_ || m.tenant_id != tenant_id) {
+      if (m.tenant_id != tenant_id) m.tenant_id = tenant_id;
+      m.generation = 0;
+      c.labels = a.labels;
     }
-    for (size_t i = 0; i < routes.size(); ++i) {
-      const Route* r = routes[i];
-      auto [it, created] = groups_.try_emplace(m.ids[i]);
-      Group& g = it->second;
-      if (created) {
-        g.tenant_id = tenant_id;
-        g.labels = group_labels(*r, a.labels);
-        g.group_key = group_key(*r, g.labels);
-        g.receiver = r->receiver;
-        g.route = r;
-        // The group began when its first alert arrived (after a restart: long ago, so a group
-        // of old alerts flushes at once and the notification log decides what is still news).
-        g.next_flush_at = std::min(now, a.updated_at_ms) + r->group_wait_ms;
-      }
-      auto done = g.done_resolved.find(a.fp);
-      if (a.resolved_at(now) && done != g.done_resolved.end() && done->second == a.ends_at_ms)
-        continue;  // its resolution was already dealt with
-      g.fps.insert(a.fp);
-    }
+    changes.push_back(std::move(c));
   });
+  for (Change& c : changes) {
+    Membership& m = *c.m;
+    if (c.labels) {
+      m.generation = groups_generation_;
+      m.groups.clear();
+      for (const Route* r : routes_of(c.fp, *c.labels)) {
+        LabelSet gl = group_labels(*r, *c.labels);
+        std::string gkey = group_key(*r, gl);
+        auto [it, created] = groups_.try_emplace(m.tenant_id + '\x1f' + r->id() + '\x1f' + gkey);
+        Group& g = it->second;
+        if (created) {
+          g.tenant_id = m.tenant_id;
+          g.labels = std::move(gl);
+          g.group_key = std::move(gkey);
+          g.receiver = r->receiver;
+          g.route = r;
+          // The group began when its first alert arrived (after a restart: long ago, so a
+          // group of old alerts flushes at once and the notification log decides what is
+          // still news).
+          g.next_flush_at = std::min(now, c.updated_at_ms) + r->group_wait_ms;
+        }
+        m.groups.push_back(&g);
+      }
+    }
+    for (Group* g : m.groups) {
+      auto done = g->done_resolved.find(c.fp);
+      if (c.resolved && done != g->done_resolved.end() && done->second == c.ends_at_ms)
+        continue;  // its resolution was already dealt with
+      g->fps.insert(c.fp);
+    }
+  }
   // 2. Groups whose time has come: their alerts as they are now.
   std::vector<Group*> due;
   std::vector<std::pair<std::string, uint64_t>> keys;
@@ -254,9 +275,11 @@ Result<int64_t> Dispatcher::flush() {
     }
     g->next_flush_at = now + g->route->group_interval_ms;
   }
-  std::erase_if(groups_, [](const auto& kv) {
-    return kv.second.fps.empty() && kv.second.done_resolved.empty();
-  });
+  // Memberships point into groups_: erasing a group invalidates them all.
+  if (std::erase_if(groups_, [](const auto& kv) {
+        return kv.second.fps.empty() && kv.second.done_resolved.empty();
+      }) > 0)
+    ++groups_generation_;
   return queued;
 }
 

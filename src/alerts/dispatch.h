@@ -141,12 +141,15 @@ class Dispatcher {
   // Route matches of an alert, cached by fingerprint (labels never change for a fingerprint).
   const std::vector<const Route*>& routes_of(uint64_t fp, const LabelSet& labels);
   std::map<uint64_t, std::vector<const Route*>> routes_cache_;
-  // The group ids (tenant, route, group key) an alert belongs to, parallel to its routes_of.
+  // The groups an alert belongs to, parallel to its routes_of; valid while groups_generation_
+  // is the one they were found under (erasing any group bumps it).
   struct Membership {
     std::string tenant_id;
-    std::vector<std::string> ids;
+    uint64_t generation = 0;
+    std::vector<Group*> groups;
   };
   std::unordered_map<uint64_t, Membership> membership_;
+  uint64_t groups_generation_ = 1;
   // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
   // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).
   void on_silence(const std::string& tenant_id, const Silence& silence, bool created);

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
-#include <set>
 #include <string_view>
 
 #include "alerts/route.h"
@@ -130,11 +129,15 @@ void merge_into(const Alert& old, bool old_timeout, Alert* b, bool* b_timeout, i
 // Journal records: the merged state of one alert as put_alerts kept it. Little-endian fixed
 // widths, strings as u32 length + bytes.
 void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out.append(b, 4);
 }
 void put_i64(std::string& out, int64_t v) {
   const auto u = static_cast<uint64_t>(v);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+  out.append(b, 8);
 }
 void put_str(std::string& out, std::string_view s) {
   put_u32(out, static_cast<uint32_t>(s.size()));
@@ -257,6 +260,17 @@ std::vector<store::Migration> AlertService::migrations() {
            " body BLOB NOT NULL);"}};
 }
 
+void AlertService::mark(TenantState& t, uint64_t fp, StoredAlert& s, bool dirty) {
+  if (!s.changed) {
+    s.changed = true;
+    t.changed.push_back(fp);
+  }
+  if (dirty && !s.dirty) {
+    s.dirty = true;
+    t.dirty.push_back(fp);
+  }
+}
+
 AlertService::TenantState& AlertService::tenant(const std::string& tenant_id) {
   return tenants_[tenant_id];
 }
@@ -278,8 +292,8 @@ Status AlertService::load() {
                  s.alert.generator_url = r.str(7);
                  s.alert.fp = fingerprint(s.alert.labels);
                  TenantState& t = tenant(r.str(0));
-                 t.changed.insert(s.alert.fp);
-                 t.alerts[s.alert.fp] = std::move(s);
+                 const uint64_t fp = s.alert.fp;
+                 mark(t, fp, t.alerts[fp] = std::move(s), false);
                  return true;
                }));
   // The journal's tail: batches committed after the last checkpoint, oldest first. Each record
@@ -306,8 +320,7 @@ Status AlertService::load() {
             it->second.alert.ends_at_ms = ends;
             it->second.alert.updated_at_ms = updated;
             it->second.timeout = timeout;
-            t.changed.insert(fp);
-            t.dirty.insert(fp);
+            mark(t, fp, it->second, true);
             continue;
           }
           if (kind != kRecordAlert) {
@@ -326,9 +339,8 @@ Status AlertService::load() {
           if (!in.ok()) break;
           s.alert.fp = fingerprint(s.alert.labels);
           TenantState& t = tenant(tenant_id);
-          t.changed.insert(s.alert.fp);
-          t.dirty.insert(s.alert.fp);
-          t.alerts[s.alert.fp] = std::move(s);
+          const uint64_t fp = s.alert.fp;
+          mark(t, fp, t.alerts[fp] = std::move(s), true);
         }
         if (unknown || !in.ok() || !in.done()) {
           bad = fail(ErrorCode::kInternal,
@@ -403,7 +415,10 @@ Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
   }
   if (valid.empty()) return report;
 
-  std::lock_guard lock(mu_);
+  int64_t firing = 0;
+  std::string records;
+  records.reserve(valid.size() * 96);
+  std::unique_lock lock(mu_);
   TenantState& t = tenant(tenant_id);
   // Merge with what is known (Alertmanager merges only when the time ranges overlap).
   for (auto& [a, timeout] : valid) {
@@ -416,16 +431,13 @@ Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
   }
   // The merged states go to the pending journal batch, in the order they were merged (the
   // journal lock is taken inside the state's, so two POSTs of one alert land in their order).
-  int64_t firing = 0;
-  std::string records;
-  records.reserve(valid.size() * 256);
   for (auto& [a, timeout] : valid) {
     if (!a.resolved_at(now)) ++firing;
-    t.changed.insert(a.fp);
-    t.dirty.insert(a.fp);
     auto [it, fresh] = t.alerts.try_emplace(a.fp);
     StoredAlert& cur = it->second;
-    if (!fresh && cur.alert.labels == a.labels && cur.alert.annotations == a.annotations &&
+    // Same fingerprint = same labels (the fingerprint is the alert's identity, as in
+    // Alertmanager), so only annotations and the generator URL can differ.
+    if (!fresh && cur.alert.annotations == a.annotations &&
         cur.alert.generator_url == a.generator_url) {
       // Only its times changed (what a sender re-posting a firing alert does): a short record.
       encode_touch(records, tenant_id, a, timeout);
@@ -435,8 +447,10 @@ Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
       cur.timeout = timeout;
     } else {
       encode_alert(records, tenant_id, a, timeout);
-      cur = StoredAlert{std::move(a), timeout};
+      cur.alert = std::move(a);
+      cur.timeout = timeout;
     }
+    mark(t, it->first, cur, true);
   }
   {
     std::lock_guard jl(jmu_);
@@ -444,6 +458,7 @@ Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
     pending_records_ += static_cast<int64_t>(valid.size());
     report.batch = pending_batch_;
   }
+  lock.unlock();
   jcv_.notify_one();
   report.accepted = static_cast<int64_t>(valid.size());
   metrics_
@@ -484,12 +499,20 @@ AlertStatus AlertService::status_of(const TenantState& t, const Alert& a, int64_
   return st;
 }
 
-void AlertService::visit_views(const TenantState& t, const AlertFilter& filter, int64_t now,
-                               const std::function<void(const Alert&, const AlertStatus&)>& fn)
-    const {
+std::vector<const Alert*> AlertService::firing_of(const TenantState& t, int64_t now) {
   std::vector<const Alert*> firing;
   for (const auto& [fp, s] : t.alerts)
     if (!s.alert.resolved_at(now)) firing.push_back(&s.alert);
+  // By fingerprint, as Alertmanager lists them (the map itself is unordered).
+  std::sort(firing.begin(), firing.end(),
+            [](const Alert* a, const Alert* b) { return a->fp < b->fp; });
+  return firing;
+}
+
+void AlertService::visit_views(
+    const TenantState& t, const AlertFilter& filter, int64_t now,
+    const std::function<void(const Alert&, const AlertStatus&)>& fn) const {
+  std::vector<const Alert*> firing = firing_of(t, now);
   for (const Alert* a : firing) {
     if (!matches_all(filter.matchers, a->labels)) continue;
     AlertStatus st = status_of(t, *a, now, firing);
@@ -510,8 +533,9 @@ void AlertService::visit_views(const TenantState& t, const AlertFilter& filter, 
 std::vector<AlertView> AlertService::views(const TenantState& t, const AlertFilter& filter,
                                            int64_t now) const {
   std::vector<AlertView> out;
-  visit_views(t, filter, now,
-              [&](const Alert& a, const AlertStatus& st) { out.push_back(AlertView{a, st}); });
+  visit_views(t, filter, now, [&](const Alert& a, const AlertStatus& st) {
+    out.push_back(AlertView{a, st});
+  });
   return out;
 }
 
@@ -717,10 +741,14 @@ std::vector<AlertService::Snapshot> AlertService::snapshot() {
   const int64_t now = clock_.now_ms();
   std::vector<Snapshot> out;
   for (const auto& [tenant_id, t] : tenants_) {
-    std::vector<const Alert*> firing;
-    for (const auto& [fp, s] : t.alerts)
-      if (!s.alert.resolved_at(now)) firing.push_back(&s.alert);
-    for (const auto& [fp, s] : t.alerts) {
+    std::vector<const Alert*> firing = firing_of(t, now);
+    std::vector<const StoredAlert*> all;
+    all.reserve(t.alerts.size());
+    for (const auto& [fp, s] : t.alerts) all.push_back(&s);
+    std::sort(all.begin(), all.end(),
+              [](const StoredAlert* a, const StoredAlert* b) { return a->alert.fp < b->alert.fp; });
+    for (const StoredAlert* sp : all) {
+      const StoredAlert& s = *sp;
       AlertView v{s.alert, {}};
       if (!s.alert.resolved_at(now)) {
         v.status = status_of(t, s.alert, now, firing);
@@ -737,7 +765,11 @@ std::vector<std::pair<std::string, uint64_t>> AlertService::take_changes() {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, uint64_t>> out;
   for (auto& [tenant_id, t] : tenants_) {
-    for (uint64_t fp : t.changed) out.emplace_back(tenant_id, fp);
+    for (uint64_t fp : t.changed)
+      if (auto it = t.alerts.find(fp); it != t.alerts.end() && it->second.changed) {
+        it->second.changed = false;
+        out.emplace_back(tenant_id, fp);
+      }
     t.changed.clear();
   }
   return out;
@@ -748,7 +780,10 @@ void AlertService::visit_changes(
   std::lock_guard lock(mu_);
   for (auto& [tenant_id, t] : tenants_) {
     for (uint64_t fp : t.changed)
-      if (auto it = t.alerts.find(fp); it != t.alerts.end()) fn(tenant_id, it->second.alert);
+      if (auto it = t.alerts.find(fp); it != t.alerts.end() && it->second.changed) {
+        it->second.changed = false;
+        fn(tenant_id, it->second.alert);
+      }
     t.changed.clear();
   }
 }
@@ -776,9 +811,7 @@ std::map<std::pair<std::string, uint64_t>, AlertView> AlertService::views_for(
         if (s.mutes(a.labels, now)) v.status.silenced_by.push_back(id);
       if (inhibits) {
         auto [fit, fresh] = firing.try_emplace(key.first);
-        if (fresh)
-          for (const auto& [fp, sa] : t.alerts)
-            if (!sa.alert.resolved_at(now)) fit->second.push_back(&sa.alert);
+        if (fresh) fit->second = firing_of(t, now);
         for (uint64_t fp : inhibitor_.inhibited_by(a.labels, fit->second, now))
           v.status.inhibited_by.push_back(fingerprint_hex(fp));
       }
@@ -813,18 +846,25 @@ void AlertService::stop_writer() {
 }
 
 void AlertService::writer_loop(std::stop_token stop) {
-  auto next_checkpoint = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  // A checkpoint every kCheckpointEvery, or sooner once the journal holds kCheckpointBytes: an
+  // alert re-sent many times in between is written to the table once.
+  constexpr auto kCheckpointEvery = std::chrono::seconds(10);
+  constexpr size_t kCheckpointBytes = 32 << 20;
+  auto next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
+  size_t journal_bytes = 0;
   while (!stop.stop_requested()) {
     {
       std::unique_lock jl(jmu_);
       jcv_.wait_until(jl, stop, next_checkpoint, [this] { return !pending_.empty(); });
+      journal_bytes += pending_.size();
     }
     if (auto st = commit_pending(); !st)
       log_warn("alert journal commit failed", {{"error", st.error().detail}});
-    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+    if (std::chrono::steady_clock::now() >= next_checkpoint || journal_bytes >= kCheckpointBytes) {
       if (auto st = checkpoint(); !st)
         log_warn("alert checkpoint failed", {{"error", st.error().detail}});
-      next_checkpoint = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
+      journal_bytes = 0;
     }
   }
 }
@@ -916,10 +956,13 @@ Status AlertService::checkpoint() {
     }
     for (auto& [tenant_id, t] : tenants_) {
       for (uint64_t fp : t.dirty) {
-        if (auto it = t.alerts.find(fp); it != t.alerts.end())
-          rows.push_back({tenant_id, it->second});
-        else
+        auto it = t.alerts.find(fp);
+        if (it == t.alerts.end()) {
           gone.emplace_back(tenant_id, fp);
+        } else if (it->second.dirty) {
+          it->second.dirty = false;
+          rows.push_back({tenant_id, it->second});
+        }
       }
       t.dirty.clear();
     }
@@ -947,8 +990,12 @@ Status AlertService::checkpoint() {
   if (auto st = tx->commit(); !st) {
     // Not written: keep them dirty for the next checkpoint (the journal still has them).
     std::lock_guard lock(mu_);
-    for (const auto& r : rows) tenant(r.tenant_id).dirty.insert(r.s.alert.fp);
-    for (const auto& [tenant_id, fp] : gone) tenant(tenant_id).dirty.insert(fp);
+    for (const auto& r : rows) {
+      TenantState& t = tenant(r.tenant_id);
+      if (auto it = t.alerts.find(r.s.alert.fp); it != t.alerts.end())
+        mark(t, it->first, it->second, true);
+    }
+    for (const auto& [tenant_id, fp] : gone) tenant(tenant_id).dirty.push_back(fp);
     return st;
   }
   checkpointed_ = covered;

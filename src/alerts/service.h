@@ -22,10 +22,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "alerts/config.h"
@@ -93,7 +92,7 @@ class AlertService {
   // when that is already known, else on the writer thread. fn must not block.
   void when_durable(uint64_t batch, std::function<void(Status)> fn);
   // Folds the alerts changed since the last checkpoint into the alerts table and deletes the
-  // journal rows that holds. The writer runs it every second while alerts change.
+  // journal rows that holds. The writer runs it every 10 s (sooner past 32 MiB of journal).
   Status checkpoint();
 
   // POST /api/v2/alerts: missing startsAt = now (or endsAt when only that is set), missing
@@ -158,14 +157,21 @@ class AlertService {
   struct StoredAlert {
     Alert alert;
     bool timeout = false;  // endsAt was set by resolve_timeout, not by the sender
+    bool dirty = false;    // listed in TenantState::dirty, not yet checkpointed
+    bool changed = false;  // listed in TenantState::changed, not yet seen by the dispatcher
   };
   struct TenantState {
-    std::map<uint64_t, StoredAlert> alerts;
+    std::unordered_map<uint64_t, StoredAlert> alerts;
     std::map<std::string, Silence> silences;
-    std::unordered_set<uint64_t> dirty;    // changed since the last checkpoint
-    std::unordered_set<uint64_t> changed;  // changed since the dispatcher last looked
+    // Fingerprints changed since the last checkpoint / since the dispatcher last looked. A
+    // fingerprint is listed once while its flag is set; one forgotten since (gc) may linger.
+    std::vector<uint64_t> dirty;
+    std::vector<uint64_t> changed;
   };
   TenantState& tenant(const std::string& tenant_id);
+  static void mark(TenantState& t, uint64_t fp, StoredAlert& s, bool dirty);
+  // The tenant's firing alerts, by fingerprint.
+  static std::vector<const Alert*> firing_of(const TenantState& t, int64_t now);
   AlertStatus status_of(const TenantState& t, const Alert& a, int64_t now,
                         const std::vector<const Alert*>& firing) const;
   std::vector<AlertView> views(const TenantState& t, const AlertFilter& filter, int64_t now) const;
