@@ -529,6 +529,30 @@ def cmd_bench(name, url, token, sink, pid, out):
                    "cpu_per_1000": 1e6 * server_cpu / max(1, r["alerts_ok"])}, f)
 
 
+def cmd_accept(name, url, token, pid, out):
+    """Accepted alerts/s only (no probes), with the WORKERS of the environment: the 'fleet' run
+    (many Prometheus servers posting at once)."""
+    pid = int(pid)
+    client_cpu0 = children_cpu()
+    procs, q, start_at, end_at = run_load(url, token)
+    while time.monotonic() < start_at:
+        time.sleep(0.005)
+    server_cpu0 = cpu_seconds(pid)
+    r = collect(procs, q, end_at)
+    server_cpu = cpu_seconds(pid) - server_cpu0
+    client_cpu = children_cpu() - client_cpu0
+    d = end_at - start_at
+    acc = r["alerts_ok"] / d
+    print("  %s, %d connections: %s alerts/s accepted (%d non-200, %d connection errors%s); POST "
+          "p50 %.1f ms, p99 %.1f ms; server %.2f cores (%.2f ms per 1,000 alerts), client %.2f cores"
+          % (name, WORKERS, f"{acc:,.0f}", r["non200"], r["errors"],
+             (", first: %s" % r["sample"]) if r["sample"] else "", r["lat_p50"] * 1000,
+             r["lat_p99"] * 1000, server_cpu / d, 1e6 * server_cpu / max(1, r["alerts_ok"]),
+             client_cpu / d))
+    with open(out, "w") as f:
+        json.dump({"accepted": acc, "workers": WORKERS}, f)
+
+
 def mem_worker(w, url, token, q):
     hdr = headers(token)
     conn = conn_for(url, 120)
@@ -633,9 +657,16 @@ def cmd_compare(sira_f, am_f, ceiling_f=None):
     def ratio(x, y):
         return x / y if y else float("nan")
     r = ratio(s["accepted"], a["accepted"])
+    fleet_s, fleet_a = sira_f.replace(".json", "-fleet.json"), am_f.replace(".json", "-fleet.json")
     print("  accepted: sira %s alerts/s, Alertmanager %s alerts/s, ratio sira/Alertmanager %.2fx "
           "(target >= 5x): %s" % (f"{s['accepted']:,.0f}", f"{a['accepted']:,.0f}", r,
                                   "met" if r >= 5 else "NOT met"))
+    if os.path.exists(fleet_s) and os.path.exists(fleet_a):
+        fs, fa = json.load(open(fleet_s)), json.load(open(fleet_a))
+        rf = ratio(fs["accepted"], fa["accepted"])
+        print("  accepted with %d connections: sira %s alerts/s, Alertmanager %s alerts/s, ratio %.2fx "
+              "(target >= 5x): %s" % (fs["workers"], f"{fs['accepted']:,.0f}", f"{fa['accepted']:,.0f}",
+                                      rf, "met" if rf >= 5 else "NOT met"))
     r2 = ratio(s["delivered"], a["delivered"])
     print("  delivered during the load: sira %s alerts/s in %s notifications/s, Alertmanager %s alerts/s "
           "in %s notifications/s, ratio %.2fx (target >= 5x): %s"
@@ -686,6 +717,8 @@ if __name__ == "__main__":
         cmd_ceiling(*args)
     elif cmd == "bench":
         cmd_bench(*args)
+    elif cmd == "accept":
+        cmd_accept(*args)
     elif cmd == "memory":
         cmd_memory(*args)
     elif cmd == "compare":

@@ -260,6 +260,22 @@ Result<int64_t> Dispatcher::flush() {
   if (due.empty()) return int64_t{0};
   auto views = alerts_.views_for(keys);
   int64_t queued = 0;
+  // The due groups' notification decisions are written in transactions of up to kGroupsPerTx
+  // groups (one fsync for many groups, and short enough not to hold back the alert journal);
+  // what a group remembers in memory changes only once its transaction is committed.
+  constexpr size_t kGroupsPerTx = 64;
+  std::unique_ptr<store::Transaction> tx;
+  std::vector<std::function<void()>> after_commit;
+  size_t in_tx = 0;
+  auto commit = [&]() -> Status {
+    if (!tx) return {};
+    SIRA_CHECK(tx->commit());
+    tx.reset();
+    in_tx = 0;
+    for (auto& fn : after_commit) fn();
+    after_commit.clear();
+    return {};
+  };
   for (Group* g : due) {
     std::map<uint64_t, const AlertView*> alerts;
     for (uint64_t fp : g->fps)
@@ -269,12 +285,15 @@ Result<int64_t> Dispatcher::flush() {
       return !views.contains({g->tenant_id, kv.first});
     });
     if (!g->fps.empty()) {
-      auto n = flush_group(*g, alerts, now);
+      if (!tx) tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
+      auto n = flush_group(*g, alerts, now, *tx, &after_commit);
       if (!n) return std::unexpected(n.error());
       queued += *n;
+      if (++in_tx >= kGroupsPerTx) SIRA_CHECK(commit());
     }
     g->next_flush_at = now + g->route->group_interval_ms;
   }
+  SIRA_CHECK(commit());
   // Memberships point into groups_: erasing a group invalidates them all.
   if (std::erase_if(groups_, [](const auto& kv) {
         return kv.second.fps.empty() && kv.second.done_resolved.empty();
@@ -285,7 +304,9 @@ Result<int64_t> Dispatcher::flush() {
 
 Result<int64_t> Dispatcher::flush_group(Group& g,
                                         const std::map<uint64_t, const AlertView*>& alerts,
-                                        int64_t now) {
+                                        int64_t now, store::Transaction& txr,
+                                        std::vector<std::function<void()>>* after_commit) {
+  store::Transaction* tx = &txr;
   const AlertingConfig& cfg = alerts_.config();
   const Receiver* receiver = cfg.find_receiver(g.receiver);
   // Mute and active time intervals of the route.
@@ -340,7 +361,6 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
     for (size_t i = 0; i < receiver->email_configs.size(); ++i)
       integrations.push_back({"email", i, receiver->email_configs[i].send_resolved});
 
-    auto tx = SIRA_TRY(db_.begin(store::TxKind::kWrite));
     for (const auto& in : integrations) {
       const std::string name = in.kind + "[" + std::to_string(in.index) + "]";
       auto row = SIRA_TRY(tx->query_one(
@@ -449,7 +469,6 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
       }
       ++queued;
     }
-    SIRA_CHECK(tx->commit());
   }
   // The incidents hand-off: only when what fires changed.
   if (!sinks_.empty() && firing_set != g.told_sinks &&
@@ -466,14 +485,20 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
     for (const AlertView* v : firing) ev.firing.push_back(v->alert);
     for (const AlertView* v : resolved) ev.resolved.push_back(v->alert);
     ev.at_ms = now;
-    for (AlertGroupSink* sink : sinks_) sink->on_group(ev);
-    g.told_sinks = firing_set;
+    after_commit->push_back([this, &g, ev = std::move(ev), firing_set] {
+      for (AlertGroupSink* sink : sinks_) sink->on_group(ev);
+      g.told_sinks = firing_set;
+    });
   }
   // Resolved alerts leave the group once dealt with (Alertmanager deletes them after a flush).
-  for (const AlertView* v : resolved) {
-    g.fps.erase(v->alert.fp);
-    g.done_resolved[v->alert.fp] = v->alert.ends_at_ms;
-  }
+  std::vector<std::pair<uint64_t, int64_t>> done;
+  for (const AlertView* v : resolved) done.emplace_back(v->alert.fp, v->alert.ends_at_ms);
+  after_commit->push_back([&g, done = std::move(done)] {
+    for (const auto& [fp, ends_at] : done) {
+      g.fps.erase(fp);
+      g.done_resolved[fp] = ends_at;
+    }
+  });
   if (queued > 0)
     metrics_.counter("sira_notifications_queued_total", "Notifications queued for delivery.")
         .inc(static_cast<double>(queued));

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -136,8 +137,11 @@ class Dispatcher {
     std::set<uint64_t> told_sinks;              // firing set last handed to the sinks
     int64_t next_flush_at = 0;
   };
+  // Decides and queues the group's notifications in `tx`; what the group remembers in memory is
+  // changed by the actions added to after_commit, run once tx is committed.
   Result<int64_t> flush_group(Group& g, const std::map<uint64_t, const AlertView*>& alerts,
-                              int64_t now);
+                              int64_t now, store::Transaction& tx,
+                              std::vector<std::function<void()>>* after_commit);
   // Route matches of an alert, cached by fingerprint (labels never change for a fingerprint).
   const std::vector<const Route*>& routes_of(uint64_t fp, const LabelSet& labels);
   std::map<uint64_t, std::vector<const Route*>> routes_cache_;

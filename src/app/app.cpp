@@ -305,8 +305,14 @@ class NotifyLoop {
   explicit NotifyLoop(Context& ctx) : ctx_(ctx) {
     flusher_ = std::jthread([this](std::stop_token stop) {
       auto next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+      auto& flush_seconds = ctx_.metrics.histogram(
+          "sira_alerts_flush_pass_seconds", "Duration of a dispatcher pass over the alert groups.",
+          MetricsRegistry::default_latency_buckets());
       while (!stop.stop_requested()) {
+        const auto t0 = std::chrono::steady_clock::now();
         auto n = ctx_.dispatcher->flush();
+        flush_seconds.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (!n) {
           log_warn("alert flush failed", {{"error", n.error().detail}});
         } else if (*n > 0) {
@@ -323,9 +329,16 @@ class NotifyLoop {
       }
     });
     sender_ = std::jthread([this](std::stop_token stop) {
+      auto& deliver_seconds = ctx_.metrics.histogram(
+          "sira_notifications_deliver_pass_seconds",
+          "Duration of a delivery pass (up to 64 notifications sent, then recorded).",
+          MetricsRegistry::default_latency_buckets());
       while (!stop.stop_requested()) {
+        const auto t0 = std::chrono::steady_clock::now();
         if (auto n = ctx_.dispatcher->deliver(); !n)
           log_warn("notification delivery failed", {{"error", n.error().detail}});
+        deliver_seconds.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         std::unique_lock lock(mu_);
         cv_.wait_for(lock, stop, std::chrono::milliseconds(100), [this] { return queued_; });
         queued_ = false;

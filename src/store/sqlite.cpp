@@ -126,12 +126,36 @@ class Connection {
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
+// The writer connection's lock, granted first come, first served. A plain std::mutex lets a
+// thread that writes in a loop (the alert journal's group commit under load) take it again and
+// again while another writer (a notification pass) waits for seconds.
+class FifoMutex {
+ public:
+  void lock() {
+    std::unique_lock l(mu_);
+    const uint64_t ticket = next_++;
+    cv_.wait(l, [&] { return serving_ == ticket; });
+  }
+  void unlock() {
+    {
+      std::lock_guard l(mu_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_ = 0, serving_ = 0;
+};
+
 class SqliteDatabase;
 
 class SqliteTransaction final : public Transaction {
  public:
   SqliteTransaction(SqliteDatabase* owner, Connection* conn, bool write,
-                    std::unique_lock<std::mutex> write_lock)
+                    std::unique_lock<FifoMutex> write_lock)
       : owner_(owner), conn_(conn), write_(write), write_lock_(std::move(write_lock)) {}
   ~SqliteTransaction() override;
 
@@ -210,7 +234,7 @@ class SqliteTransaction final : public Transaction {
   Connection* conn_;
   bool write_;
   bool done_ = false;
-  std::unique_lock<std::mutex> write_lock_;
+  std::unique_lock<FifoMutex> write_lock_;
 };
 
 class SqliteDatabase final : public Database {
@@ -274,7 +298,7 @@ class SqliteDatabase final : public Database {
  private:
   SqliteOptions options_;
   std::unique_ptr<Connection> writer_;
-  std::mutex write_mu_;
+  FifoMutex write_mu_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;
   std::mutex pool_mu_;
