@@ -240,6 +240,13 @@ AlertService::AlertService(store::Database& db, audit::AuditLog& audit, const Cl
       config_(std::move(config)),
       config_text_(std::move(config_text)),
       inhibitor_(config_.inhibit_rules),
+      received_firing_(metrics.counter("sira_alerts_received_total",
+                                       "Alerts received, by state when received.",
+                                       {{"status", "firing"}})),
+      received_resolved_(metrics.counter("sira_alerts_received_total",
+                                         "Alerts received, by state when received.",
+                                         {{"status", "resolved"}})),
+      invalid_(metrics.counter("sira_alerts_invalid_total", "Alerts refused by validation.")),
       started_at_(clock.now_ms()) {}
 
 std::vector<store::Migration> AlertService::migrations() {
@@ -461,17 +468,9 @@ Result<PostReport> AlertService::merge_alerts(const std::string& tenant_id,
   lock.unlock();
   jcv_.notify_one();
   report.accepted = static_cast<int64_t>(valid.size());
-  metrics_
-      .counter("sira_alerts_received_total", "Alerts received, by state when received.",
-               {{"status", "firing"}})
-      .inc(static_cast<double>(firing));
-  metrics_
-      .counter("sira_alerts_received_total", "Alerts received, by state when received.",
-               {{"status", "resolved"}})
-      .inc(static_cast<double>(report.accepted - firing));
-  if (!report.errors.empty())
-    metrics_.counter("sira_alerts_invalid_total", "Alerts refused by validation.")
-        .inc(static_cast<double>(report.errors.size()));
+  received_firing_.inc(static_cast<double>(firing));
+  received_resolved_.inc(static_cast<double>(report.accepted - firing));
+  if (!report.errors.empty()) invalid_.inc(static_cast<double>(report.errors.size()));
   return report;
 }
 

@@ -191,6 +191,9 @@ class AlertService {
   AlertingConfig config_;
   std::string config_text_;
   Inhibitor inhibitor_;
+  Counter& received_firing_;
+  Counter& received_resolved_;
+  Counter& invalid_;
   int64_t started_at_ = 0;
   SilenceListener silence_listener_;
   mutable std::mutex mu_;
