@@ -5,7 +5,6 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 
 namespace sira::alerts {
 
@@ -44,6 +43,25 @@ Civil civil_fixed(int64_t unix_ms, int32_t offset_s) {
   return c;
 }
 
+// Alertmanager computes the month length as whole 24-hour spans between the first of the
+// month and the first of the next one in the location (daysInMonth), so a month that loses an
+// hour to DST counts one day short there: March in Europe/Paris is 743 hours long, 30 days, and
+// "-1" is March 30th. Both zone-aware paths below reproduce that.
+
+Civil civil_zone(int64_t unix_ms, const TimeZone& zone) {
+  Civil c = civil_fixed(unix_ms, zone.offset_at(floor_div(unix_ms, 1000)));
+  using namespace std::chrono;
+  auto month_start = [&](int year, unsigned month) {
+    sys_days first{year_month_day{std::chrono::year{year}, std::chrono::month{month}, day{1}}};
+    return zone.local_to_utc(static_cast<int64_t>(first.time_since_epoch().count()) * 86400);
+  };
+  int64_t a = month_start(c.year, static_cast<unsigned>(c.month));
+  int64_t b = c.month == 12 ? month_start(c.year + 1, 1)
+                            : month_start(c.year, static_cast<unsigned>(c.month + 1));
+  c.days_in_month = static_cast<int>((b - a) / 3600 / 24);
+  return c;
+}
+
 Civil civil_local(int64_t unix_ms) {
   time_t t = static_cast<time_t>(floor_div(unix_ms, 1000));
   struct tm tm {};
@@ -54,9 +72,7 @@ Civil civil_local(int64_t unix_ms) {
   c.day = tm.tm_mday;
   c.weekday = tm.tm_wday;
   c.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
-  // Alertmanager computes the month length as whole 24-hour spans between the first of the
-  // month and the first of the next one in the location, so a month that loses an hour to DST
-  // counts one day short there. Reproduce that.
+  // Month length in whole 24-hour spans, as above.
   struct tm first {};
   first.tm_year = tm.tm_year;
   first.tm_mon = tm.tm_mon;
@@ -170,7 +186,9 @@ bool in_any(const std::vector<InclusiveRange>& ranges, int v) {
 }  // namespace
 
 bool TimeInterval::contains(int64_t unix_ms) const {
-  Civil c = location_local ? civil_local(unix_ms) : civil_fixed(unix_ms, utc_offset_s);
+  Civil c = location_local ? civil_local(unix_ms)
+            : zone         ? civil_zone(unix_ms, *zone)
+                           : civil_fixed(unix_ms, utc_offset_s);
   if (!times.empty()) {
     bool in = false;
     for (const auto& t : times) {
@@ -273,6 +291,7 @@ Status set_location(TimeInterval* ti, std::string_view name) {
   ti->location_supported = true;
   ti->location_local = false;
   ti->utc_offset_s = 0;
+  ti->zone = nullptr;
   static constexpr std::string_view kUtcNames[] = {
       "",          "UTC",      "Etc/UTC",   "GMT",          "Etc/GMT",
       "GMT0",      "Etc/GMT0", "GMT+0",     "Etc/GMT+0",    "GMT-0",
@@ -298,16 +317,19 @@ Status set_location(TimeInterval* ti, std::string_view name) {
       }
     }
   }
-  // Anything else must name a zone of the system database, as Go's time.LoadLocation; it is
-  // kept but cannot be evaluated without a tz library.
-  bool plausible =
-      !name.empty() && name.front() != '/' && name.find("..") == std::string_view::npos;
-  std::error_code ec;
-  if (!plausible || !std::filesystem::is_regular_file(
-                        std::filesystem::path("/usr/share/zoneinfo") / std::string(name), ec)) {
-    return config_error("unknown time zone " + std::string(name));
+  // Anything else must name a zone of the system database, as for Go's time.LoadLocation,
+  // which refuses unknown names ("unknown time zone X").
+  auto zone = load_time_zone(name);
+  if (!zone) {
+    if (zone.error().code == ErrorCode::kNotFound ||
+        zone.error().code == ErrorCode::kInvalidArgument) {
+      std::string msg = "unknown time zone ";
+      msg += name;
+      return config_error(std::move(msg));
+    }
+    return config_error(zone.error().detail);
   }
-  ti->location_supported = false;
+  ti->zone = std::move(*zone);
   return {};
 }
 

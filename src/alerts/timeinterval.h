@@ -2,19 +2,20 @@
 // (negative = from the end), months, years and a location, used by mute_time_intervals and
 // active_time_intervals. Plain values; contains() is thread-safe.
 //
-// Locations: g++ 12 has no <chrono> time-zone database and the project has no tz library, so
-// only "UTC" (also "", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Universal", "Zulu", ...), "Local"
-// (the process's time zone via localtime_r) and the fixed zones "Etc/GMT+N" / "Etc/GMT-N" are
-// evaluated. Any other IANA name is kept in `location`, flagged `location_supported = false`,
-// reported by the config parser as unsupported and evaluated as UTC.
+// Locations, as Go's time.LoadLocation: "UTC" (also "", "Etc/UTC", "GMT", "Etc/GMT", "UCT",
+// "Universal", "Zulu", ...) and the fixed zones "Etc/GMT+N" / "Etc/GMT-N" need no file; "Local"
+// is the process's time zone (localtime_r); any other name must be a zone of the system's
+// zoneinfo ("Europe/Paris", read by core/tz.h, DST included) and an unknown one is an error.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "core/tz.h"
 
 namespace sira::alerts {
 
@@ -38,9 +39,12 @@ struct TimeInterval {
   std::vector<InclusiveRange> months;
   std::vector<InclusiveRange> years;
   std::string location;  // as written; "" = UTC
+  // Every location set_location() accepts is evaluated; kept for callers that report
+  // unsupported fields.
   bool location_supported = true;
-  bool location_local = false;  // "Local"
-  int32_t utc_offset_s = 0;     // fixed zones
+  bool location_local = false;           // "Local"
+  int32_t utc_offset_s = 0;              // UTC and fixed zones
+  std::shared_ptr<const TimeZone> zone;  // IANA zones of the system database
 
   // Alertmanager's ContainsTime: every non-empty field must contain the instant (in the
   // interval's location); within a field any range may match.
@@ -63,8 +67,9 @@ Result<InclusiveRange> parse_weekday_range(std::string_view text);       // "mon
 Result<InclusiveRange> parse_day_of_month_range(std::string_view text);  // "1:5", "-3:-1"
 Result<InclusiveRange> parse_month_range(std::string_view text);         // "january:march", "1:3"
 Result<InclusiveRange> parse_year_range(std::string_view text);          // "2024:2026"
-// Sets location, location_supported, location_local and utc_offset_s. Always succeeds for a
-// syntactically plausible name; unknown names are flagged unsupported (see above).
+// Sets location, location_local, utc_offset_s and zone. Errors (kConfig): "unknown time zone
+// NAME" for a name that is not in the system database (or is not a plain relative zone name),
+// the reader's message for a zone file that cannot be used.
 Status set_location(TimeInterval* interval, std::string_view name);
 
 }  // namespace sira::alerts

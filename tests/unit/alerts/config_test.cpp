@@ -55,7 +55,6 @@ TEST(AlertsConfig, GoldenAlertmanagerYml) {
   EXPECT_EQ(unsupported, (std::vector<std::string>{
                              "global.opsgenie_api_key",
                              "global.http_config",
-                             "mute_time_intervals[0].time_intervals[1].location",
                              "receivers[4].opsgenie_configs",
                              "receivers[5].webhook_configs[0].http_config",
                              "receivers[6].slack_configs[0].actions",
@@ -193,9 +192,12 @@ TEST(AlertsConfig, GoldenAlertmanagerYml) {
   ASSERT_NE(off, nullptr);
   ASSERT_EQ(off->intervals.size(), 2u);
   EXPECT_TRUE(off->contains(T("2024-01-06T10:00:00Z")));  // Saturday
-  EXPECT_FALSE(off->intervals[1].location_supported);
+  EXPECT_TRUE(off->intervals[1].location_supported);
+  EXPECT_NE(off->intervals[1].zone, nullptr);
   EXPECT_EQ(off->intervals[1].location, "Europe/Paris");
-  EXPECT_TRUE(off->contains(T("2024-12-31T07:00:00Z")));  // last day of December, night
+  EXPECT_TRUE(off->contains(T("2024-12-31T06:30:00Z")));   // last day of December, 07:30 Paris
+  EXPECT_FALSE(off->contains(T("2024-12-31T07:30:00Z")));  // 08:30 Paris
+  EXPECT_FALSE(off->contains(T("2024-12-31T23:30:00Z")));  // January 1st in Paris
 }
 
 TEST(AlertsConfig, DefaultConfigIsValid) {

@@ -1,9 +1,8 @@
-// Time intervals: Alertmanager's range syntax, validation and ContainsTime semantics.
+// Time intervals: Alertmanager's range syntax, validation and ContainsTime semantics, including
+// IANA locations (Europe/Paris with its DST).
 #include "alerts/timeinterval.h"
 
 #include <gtest/gtest.h>
-
-#include <filesystem>
 
 #include "core/clock.h"
 
@@ -184,10 +183,100 @@ TEST(AlertsTimeInterval, Locations) {
   EXPECT_FALSE(set_location(&ti, "../../etc/passwd"));
   EXPECT_FALSE(set_location(&ti, "Etc/GMT+99"));
 
-  if (!std::filesystem::exists("/usr/share/zoneinfo/Europe/Paris")) GTEST_SKIP() << "no tzdata";
-  ASSERT_TRUE(set_location(&ti, "Europe/Paris"));
-  EXPECT_FALSE(ti.location_supported);  // known zone, evaluated as UTC and reported
+  ASSERT_TRUE(set_location(&ti, "Europe/Paris")) << "tzdata is installed by scripts/setup";
+  EXPECT_TRUE(ti.location_supported);
+  ASSERT_NE(ti.zone, nullptr);
   EXPECT_EQ(ti.location, "Europe/Paris");
+  // Setting another location drops the zone.
+  ASSERT_TRUE(set_location(&ti, "Etc/GMT-2"));
+  EXPECT_EQ(ti.zone, nullptr);
+}
+
+TimeInterval in_zone(TimeInterval ti, const char* location) {
+  auto st = set_location(&ti, location);
+  EXPECT_TRUE(st.has_value()) << location << ": " << st.error().detail;
+  return ti;
+}
+
+TEST(AlertsTimeInterval, EuropeParisBusinessHoursFollowDst) {
+  TimeInterval ti;
+  ti.times.push_back(parse_time_range("09:00", "18:00").value());
+  ti.weekdays.push_back(parse_weekday_range("monday:friday").value());
+  ti = in_zone(ti, "Europe/Paris");
+  // Thursday 2026-01-15, CET (+1).
+  EXPECT_FALSE(ti.contains(T("2026-01-15T07:30:00Z")));  // 08:30 Paris
+  EXPECT_TRUE(ti.contains(T("2026-01-15T08:30:00Z")));   // 09:30 Paris
+  EXPECT_TRUE(ti.contains(T("2026-01-15T16:30:00Z")));   // 17:30 Paris
+  EXPECT_FALSE(ti.contains(T("2026-01-15T17:00:00Z")));  // 18:00 Paris
+  // Wednesday 2026-07-15, CEST (+2).
+  EXPECT_TRUE(ti.contains(T("2026-07-15T07:30:00Z")));   // 09:30 Paris
+  EXPECT_FALSE(ti.contains(T("2026-07-15T06:30:00Z")));  // 08:30 Paris
+  EXPECT_FALSE(ti.contains(T("2026-07-15T16:30:00Z")));  // 18:30 Paris
+  // Around the switch of Sunday 2026-03-29 (01:00Z) and on the next Monday.
+  EXPECT_FALSE(ti.contains(T("2026-03-30T06:30:00Z")));  // 08:30 CEST
+  EXPECT_TRUE(ti.contains(T("2026-03-30T07:00:00Z")));   // 09:00 CEST
+  // Far beyond the file's transitions (footer rule): Monday 2040-07-02.
+  EXPECT_TRUE(ti.contains(T("2040-07-02T07:00:00Z")));   // 09:00 CEST
+  EXPECT_FALSE(ti.contains(T("2040-07-02T16:00:00Z")));  // 18:00 CEST
+}
+
+TEST(AlertsTimeInterval, EuropeParisWeekdayAndMonthBoundaries) {
+  TimeInterval weekdays;
+  weekdays.weekdays.push_back(parse_weekday_range("monday:friday").value());
+  TimeInterval utc = weekdays;
+  weekdays = in_zone(weekdays, "Europe/Paris");
+  // Friday 23:30 UTC is Saturday 00:30 in Paris; Sunday 23:30 UTC is Monday 00:30.
+  EXPECT_TRUE(utc.contains(T("2026-01-16T23:30:00Z")));
+  EXPECT_FALSE(weekdays.contains(T("2026-01-16T23:30:00Z")));
+  EXPECT_FALSE(utc.contains(T("2026-01-18T23:30:00Z")));
+  EXPECT_TRUE(weekdays.contains(T("2026-01-18T23:30:00Z")));
+  // In summer the day starts at 22:00 UTC.
+  EXPECT_TRUE(weekdays.contains(T("2026-07-17T21:59:00Z")));   // Friday 23:59
+  EXPECT_FALSE(weekdays.contains(T("2026-07-17T22:00:00Z")));  // Saturday 00:00
+
+  TimeInterval april;
+  april.months.push_back(parse_month_range("april").value());
+  april = in_zone(april, "Europe/Paris");
+  EXPECT_FALSE(april.contains(T("2026-03-31T21:59:00Z")));
+  EXPECT_TRUE(april.contains(T("2026-03-31T22:00:00Z")));  // April 1st, 00:00 CEST
+}
+
+TEST(AlertsTimeInterval, EuropeParisMonthLengthCountsWholeDaysAsAlertmanager) {
+  // March loses an hour to DST: 743 hours, 30 whole days in Alertmanager's daysInMonth, so
+  // "-1" is March 30th there; October gains one: 745 hours, 31 days.
+  TimeInterval last;
+  last.days_of_month.push_back(parse_day_of_month_range("-1").value());
+  last = in_zone(last, "Europe/Paris");
+  EXPECT_TRUE(last.contains(T("2026-03-30T12:00:00Z")));
+  EXPECT_FALSE(last.contains(T("2026-03-31T12:00:00Z")));
+  EXPECT_TRUE(last.contains(T("2026-10-31T12:00:00Z")));
+  EXPECT_FALSE(last.contains(T("2026-10-30T12:00:00Z")));
+  EXPECT_TRUE(last.contains(T("2026-06-30T12:00:00Z")));
+  // In UTC March has its 31 days.
+  TimeInterval utc_last;
+  utc_last.days_of_month.push_back(parse_day_of_month_range("-1").value());
+  EXPECT_TRUE(utc_last.contains(T("2026-03-31T12:00:00Z")));
+}
+
+TEST(AlertsTimeInterval, OtherZonesUseTheirOffsets) {
+  TimeInterval ti = business_hours();  // 09:00-17:00 Monday to Friday
+  TimeInterval ny = in_zone(ti, "America/New_York");
+  EXPECT_TRUE(ny.contains(T("2026-01-15T14:00:00Z")));   // 09:00 EST
+  EXPECT_FALSE(ny.contains(T("2026-01-15T13:30:00Z")));  // 08:30 EST
+  EXPECT_TRUE(ny.contains(T("2026-07-15T13:30:00Z")));   // 09:30 EDT
+  TimeInterval kolkata = in_zone(ti, "Asia/Kolkata");
+  EXPECT_TRUE(kolkata.contains(T("2026-07-15T03:30:00Z")));   // 09:00 IST
+  EXPECT_FALSE(kolkata.contains(T("2026-07-15T03:29:00Z")));  // 08:59 IST
+}
+
+TEST(AlertsTimeInterval, UnknownZonesAreErrors) {
+  TimeInterval ti;
+  for (const char* bad : {"Nowhere/City", "../etc/passwd", "/etc/passwd", "Europe", "paris"}) {
+    auto st = set_location(&ti, bad);
+    ASSERT_FALSE(st.has_value()) << bad;
+    EXPECT_EQ(st.error().code, ErrorCode::kConfig);
+    EXPECT_EQ(st.error().detail, std::string("unknown time zone ") + bad);
+  }
 }
 
 }  // namespace
