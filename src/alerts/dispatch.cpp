@@ -363,12 +363,21 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
 
     for (const auto& in : integrations) {
       const std::string name = in.kind + "[" + std::to_string(in.index) + "]";
-      auto row = SIRA_TRY(tx->query_one(
-          "SELECT firing, resolved, notified_at, acked FROM alert_nflog WHERE tenant_id = ? AND "
-          "receiver = ? AND integration = ? AND group_key = ?",
-          {g.tenant_id, g.receiver, name, g.group_key}));
-      std::set<uint64_t> told_firing = row ? fps_from(row->str(0)) : std::set<uint64_t>{};
-      const bool acked = row && row->i64(3) != 0;
+      // The log entry, read from the store once per group and then kept in step with it.
+      auto nit = g.nflog.find(name);
+      if (nit == g.nflog.end()) {
+        auto r = SIRA_TRY(tx->query_one(
+            "SELECT firing, resolved, notified_at, acked FROM alert_nflog WHERE tenant_id = ? "
+            "AND receiver = ? AND integration = ? AND group_key = ?",
+            {g.tenant_id, g.receiver, name, g.group_key}));
+        std::optional<NflogEntry> e;
+        if (r) e = NflogEntry{fps_from(r->str(0)), fps_from(r->str(1)), r->i64(2), r->i64(3) != 0};
+        nit = g.nflog.emplace(name, std::move(e)).first;
+      }
+      const std::optional<NflogEntry>& row = nit->second;
+      const std::set<uint64_t> empty_set;
+      const std::set<uint64_t>& told_firing = row ? row->firing : empty_set;
+      const bool acked = row && row->acked;
       if (entirely_muted && in.kind == "pagerduty") {
         // Once per muting: the incident PagerDuty holds for the group is acknowledged, not
         // resolved (it still fires) and not left ringing.
@@ -383,6 +392,10 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
               tx->exec("UPDATE alert_nflog SET acked = 1 WHERE tenant_id = ? AND receiver = ? AND "
                        "integration = ? AND group_key = ?",
                        {g.tenant_id, g.receiver, name, g.group_key}));
+          after_commit->push_back([&g, name] {
+            if (auto it = g.nflog.find(name); it != g.nflog.end() && it->second)
+              it->second->acked = true;
+          });
           SIRA_CHECK(tx->exec(
               "INSERT INTO alert_notifications (tenant_id, receiver, integration, kind, "
               "group_key, url, payload, status, attempts, next_attempt_at, created_at, sent_at, "
@@ -419,10 +432,10 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
         needs = true;  // unmuted after an acknowledge: trigger again
       } else if (firing_set.empty()) {
         needs = !told_firing.empty();
-      } else if (in.send_resolved && !subset(resolved_here_set, fps_from(row->str(1)))) {
+      } else if (in.send_resolved && !subset(resolved_here_set, row->resolved)) {
         needs = true;
       } else {
-        needs = row->i64(2) <= now - g.route->repeat_interval_ms;
+        needs = row->notified_at <= now - g.route->repeat_interval_ms;
       }
       if (!needs) continue;
       SIRA_CHECK(tx->exec(
@@ -432,6 +445,10 @@ Result<int64_t> Dispatcher::flush_group(Group& g,
           "resolved = excluded.resolved, notified_at = excluded.notified_at, acked = 0",
           {g.tenant_id, g.receiver, name, g.group_key, fps_json(firing_set),
            fps_json(resolved_here_set), now}));
+      after_commit->push_back(
+          [&g, name, entry = NflogEntry{firing_set, resolved_here_set, now, false}] {
+            g.nflog[name] = entry;
+          });
       std::vector<const AlertView*> payload_alerts = firing;
       if (in.send_resolved)
         payload_alerts.insert(payload_alerts.end(), resolved_here.begin(), resolved_here.end());
@@ -664,8 +681,8 @@ Result<int64_t> Dispatcher::deliver() {
     SIRA_CHECK(
         tx->each("SELECT id, tenant_id, receiver, integration, kind, url, payload, attempts, "
                  "group_key FROM alert_notifications WHERE status = 'pending' AND "
-                 "next_attempt_at <= ? ORDER BY id LIMIT 64",
-                 {now}, [&](const store::Row& r) {
+                 "next_attempt_at <= ? ORDER BY id LIMIT ?",
+                 {now, std::max<int64_t>(1, options_.deliver_batch)}, [&](const store::Row& r) {
                    Notification n;
                    n.id = r.i64(0);
                    n.tenant_id = r.str(1);

@@ -93,6 +93,8 @@ struct DispatchOptions {
   // a group's notifications keep their order). 1 = one after the other. The Transport must be
   // thread-safe above 1.
   int64_t send_concurrency = 1;
+  // Notifications taken by one delivery pass (sent, then recorded in one transaction).
+  int64_t deliver_batch = 64;
 };
 
 struct Notification {
@@ -128,6 +130,11 @@ class Dispatcher {
   Result<Notification> replay(const std::string& tenant_id, int64_t id, const std::string& actor);
 
  private:
+  struct NflogEntry {
+    std::set<uint64_t> firing, resolved;
+    int64_t notified_at = 0;
+    bool acked = false;
+  };
   struct Group {
     std::string tenant_id, group_key, receiver;
     const Route* route = nullptr;
@@ -136,6 +143,9 @@ class Dispatcher {
     std::map<uint64_t, int64_t> done_resolved;  // resolved alerts already flushed -> their endsAt
     std::set<uint64_t> told_sinks;              // firing set last handed to the sinks
     int64_t next_flush_at = 0;
+    // The group's notification log entries by integration ("webhook[0]"), as in the store:
+    // nullopt = no entry; an integration not in the map is not read yet.
+    std::map<std::string, std::optional<NflogEntry>> nflog;
   };
   // Decides and queues the group's notifications in `tx`; what the group remembers in memory is
   // changed by the actions added to after_commit, run once tx is committed.

@@ -466,6 +466,7 @@ int serve(const Config& config, const std::function<void(const std::string&)>& o
   oo.dispatch.max_attempts = config.alerts.max_attempts;
   oo.dispatch.notify_silences = config.alerts.notify_silences;
   oo.dispatch.send_concurrency = config.alerts.send_concurrency;
+  oo.dispatch.deliver_batch = std::max<int64_t>(64, 8 * config.alerts.send_concurrency);
   auto opened = open_context(config.data_dir, clock, oo);
   if (!opened) {
     log_error("cannot start", {{"error", opened.error().detail}});

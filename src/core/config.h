@@ -88,7 +88,7 @@ struct Config {
     int64_t retry_max_ms = 300000;
     int64_t max_attempts = 10;        // then the notification is dead (replayable)
     bool notify_silences = false;     // tell receivers when a silence starts or ends (#730)
-    int64_t send_concurrency = 8;     // notifications sent at once (one lane per group)
+    int64_t send_concurrency = 32;    // notifications sent at once (one lane per group)
     // The `alerting:` map of sira.yaml (alertmanager.yml's content) as YAML text, and the
     // directory of sira.yaml (relative template paths). Exclusive with config_file.
     std::string inline_config;
