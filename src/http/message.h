@@ -42,7 +42,7 @@ struct Response {
   // Set by a handler whose answer waits on work finishing elsewhere (a group commit): the server
   // calls it once with a completion, and sends the Response that completion receives (from any
   // thread) instead of this one. The connection's thread serves other requests meanwhile. A
-  // completion not called within a minute answers 503.
+  // completion not called within ServerOptions::deferred_timeout_ms (a minute) answers 503.
   using Completion = std::function<void(Response)>;
   std::function<void(Completion)> deferred;
 };

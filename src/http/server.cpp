@@ -526,7 +526,8 @@ asio::awaitable<Response> Server::Impl::await_deferred(
   };
   auto ex = c.stream.get_executor();
   auto st = std::make_shared<State>(ex);
-  st->timer.expires_after(std::chrono::minutes(1));
+  st->timer.expires_after(
+      std::chrono::milliseconds(std::max<int64_t>(1, options.deferred_timeout_ms)));
   try {
     start([st, ex](Response r) {
       asio::post(ex, [st, r = std::move(r)]() mutable {

@@ -27,6 +27,8 @@ struct ServerOptions {
   int64_t drain_timeout_seconds = 15;
   bool handle_signals = true;
   bool access_log = true;
+  // A deferred response (Response::deferred) not completed within this answers 503.
+  int64_t deferred_timeout_ms = 60000;
 };
 
 class Server {

@@ -198,6 +198,30 @@ class HttpServerTest : public ::testing::Test {
       return r;
     });
     router_.add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("boom"); });
+    // Answered from another thread once the test sets release_ (at most 5 s); the handler
+    // returns at once.
+    router_.add("POST", "/deferred", [this](Request& r) {
+      Response res;
+      res.deferred = [this, body = r.body](Response::Completion done) {
+        std::thread([this, done, body] {
+          for (int i = 0; i < 500 && !release_; ++i) std::this_thread::sleep_for(10ms);
+          done(text("deferred " + body));
+        }).detach();
+      };
+      return res;
+    });
+    // Answered at once, inside the handler's own call.
+    router_.add("GET", "/deferred-now", [](Request&) {
+      Response res;
+      res.deferred = [](Response::Completion done) { done(text("at once")); };
+      return res;
+    });
+    // Never answered.
+    router_.add("GET", "/deferred-never", [](Request&) {
+      Response res;
+      res.deferred = [](Response::Completion) {};
+      return res;
+    });
     router_.add("GET", "/slow", [this](Request&) {
       slow_started_ = true;
       std::this_thread::sleep_for(300ms);
@@ -244,7 +268,40 @@ class HttpServerTest : public ::testing::Test {
   int port_ = 0;
   std::atomic<bool> run_returned_{false};
   std::atomic<bool> slow_started_{false};
+  std::atomic<bool> release_{false};
 };
+
+TEST_F(HttpServerTest, DeferredResponsesDoNotHoldTheServerThreads) {
+  options_.threads = 1;  // one thread: a blocked handler would stall every other connection
+  options_.deferred_timeout_ms = 500;
+  Start();
+  Client slow(port_), fast(port_);
+  ASSERT_TRUE(slow.connected() && fast.connected());
+  ASSERT_TRUE(slow.send(
+      "POST /deferred HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"));
+  // While the deferred request waits (release_ unset), the only server thread answers another
+  // connection: were it blocked, this read would time out.
+  ASSERT_TRUE(fast.send(get("/hello")));
+  auto r = fast.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "hello");
+  release_ = true;
+  auto d = slow.read();
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.status, 200);
+  EXPECT_EQ(d.body, "deferred x");
+  // Keep-alive goes on after a deferred answer, and one completed at once works too.
+  ASSERT_TRUE(slow.send(get("/deferred-now")));
+  auto n = slow.read();
+  ASSERT_TRUE(n.ok);
+  EXPECT_EQ(n.body, "at once");
+  // A completion that never comes: 503 problem+json after deferred_timeout_ms.
+  ASSERT_TRUE(slow.send(get("/deferred-never")));
+  auto never = slow.read();
+  ASSERT_TRUE(never.ok);
+  EXPECT_EQ(never.status, 503);
+  EXPECT_NE(never.body.find("timed out waiting"), std::string::npos) << never.body;
+}
 
 TEST_F(HttpServerTest, BindReportsEphemeralPort) {
   Start();
