@@ -29,6 +29,11 @@ class Connection {
   }
 
   static Result<std::unique_ptr<Connection>> open(const SqliteOptions& o, bool writer) {
+    // Before the library initialises: no global allocation statistics, whose mutex every
+    // sqlite3_malloc of every connection would otherwise take (connections are used by one
+    // thread at a time, under the store's own locks). Refused harmlessly if already initialised.
+    static std::once_flag configured;
+    std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     auto c = std::make_unique<Connection>();
     int flags = SQLITE_OPEN_NOMUTEX;
     if (o.read_only) flags |= SQLITE_OPEN_READONLY;
