@@ -258,6 +258,11 @@ Result<int64_t> Dispatcher::flush() {
     for (const auto& [fp, ends] : g.done_resolved) keys.emplace_back(g.tenant_id, fp);
   }
   if (due.empty()) return int64_t{0};
+  // The longest overdue first: a group that came due during a long pass goes before a wave of
+  // groups that came due after it.
+  std::stable_sort(due.begin(), due.end(), [](const Group* a, const Group* b) {
+    return a->next_flush_at < b->next_flush_at;
+  });
   auto views = alerts_.views_for(keys);
   int64_t queued = 0;
   // The due groups' notification decisions are written in transactions of up to kGroupsPerTx
@@ -267,6 +272,7 @@ Result<int64_t> Dispatcher::flush() {
   std::unique_ptr<store::Transaction> tx;
   std::vector<std::function<void()>> after_commit;
   size_t in_tx = 0;
+  int64_t queued_in_tx = 0;
   auto commit = [&]() -> Status {
     if (!tx) return {};
     SIRA_CHECK(tx->commit());
@@ -274,6 +280,9 @@ Result<int64_t> Dispatcher::flush() {
     in_tx = 0;
     for (auto& fn : after_commit) fn();
     after_commit.clear();
+    // The sender can start on these while the rest of the pass is decided.
+    if (queued_in_tx > 0 && on_queued_) on_queued_();
+    queued_in_tx = 0;
     return {};
   };
   for (Group* g : due) {
@@ -289,6 +298,7 @@ Result<int64_t> Dispatcher::flush() {
       auto n = flush_group(*g, alerts, now, *tx, &after_commit);
       if (!n) return std::unexpected(n.error());
       queued += *n;
+      queued_in_tx += *n;
       if (++in_tx >= kGroupsPerTx) SIRA_CHECK(commit());
     }
     g->next_flush_at = now + g->route->group_interval_ms;

@@ -114,6 +114,9 @@ class Dispatcher {
 
   // Subscribes to group changes (incidents). Call before the first flush().
   void add_sink(AlertGroupSink* sink) { sinks_.push_back(sink); }
+  // Called (on the flushing thread) each time a flush pass has committed queued notifications,
+  // before the pass ends. Set before the first flush.
+  void set_on_queued(std::function<void()> fn) { on_queued_ = std::move(fn); }
 
   // Regroups the current alerts and flushes every group whose time has come. Returns the number
   // of notifications queued.
@@ -163,6 +166,7 @@ class Dispatcher {
     std::vector<Group*> groups;
   };
   std::unordered_map<uint64_t, Membership> membership_;
+  std::function<void()> on_queued_;
   uint64_t groups_generation_ = 1;
   // alerts.notify_silences: tells the receivers of the alerts a silence covers that it began or
   // ended (webhooks: status "silenced" / "unsilenced" with the silence; Slack: a message).

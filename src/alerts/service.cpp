@@ -787,11 +787,11 @@ void AlertService::visit_changes(
   }
 }
 
-std::map<std::pair<std::string, uint64_t>, AlertView> AlertService::views_for(
+AlertService::Views AlertService::views_for(
     const std::vector<std::pair<std::string, uint64_t>>& keys) {
   std::lock_guard lock(mu_);
   const int64_t now = clock_.now_ms();
-  std::map<std::pair<std::string, uint64_t>, AlertView> out;
+  Views out;
   // The firing alerts of a tenant, once per call, and only when inhibition needs them.
   std::map<std::string, std::vector<const Alert*>> firing;
   const bool inhibits = !config_.inhibit_rules.empty();

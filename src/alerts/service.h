@@ -135,10 +135,18 @@ class AlertService {
   // under the service's lock. fn must be quick and must not call back into the service.
   void visit_changes(
       const std::function<void(const std::string& tenant_id, const Alert& alert)>& fn);
+  // (tenant, fingerprint) keys ordered by fingerprint first: tenant ids (long, alike) are
+  // compared only between equal fingerprints.
+  struct FingerprintFirst {
+    bool operator()(const std::pair<std::string, uint64_t>& a,
+                    const std::pair<std::string, uint64_t>& b) const {
+      return a.second != b.second ? a.second < b.second : a.first < b.first;
+    }
+  };
+  using Views = std::map<std::pair<std::string, uint64_t>, AlertView, FingerprintFirst>;
   // Current views of the given alerts (missing ones are skipped), silences and inhibitions
   // applied; receivers are not computed. For flushing the groups that are due.
-  std::map<std::pair<std::string, uint64_t>, AlertView> views_for(
-      const std::vector<std::pair<std::string, uint64_t>>& keys);
+  Views views_for(const std::vector<std::pair<std::string, uint64_t>>& keys);
   // Forgets alerts resolved before `resolved_before_ms` (memory and store); returns how many.
   Result<int64_t> gc(int64_t resolved_before_ms);
 

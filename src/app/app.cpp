@@ -303,6 +303,11 @@ class KafkaIngest {
 class NotifyLoop {
  public:
   explicit NotifyLoop(Context& ctx) : ctx_(ctx) {
+    ctx_.dispatcher->set_on_queued([this] {
+      std::lock_guard lock(mu_);
+      queued_ = true;
+      cv_.notify_one();
+    });
     flusher_ = std::jthread([this](std::stop_token stop) {
       auto next_gc = std::chrono::steady_clock::now() + std::chrono::minutes(10);
       auto& flush_seconds = ctx_.metrics.histogram(
@@ -345,6 +350,16 @@ class NotifyLoop {
       }
     });
   }
+
+  ~NotifyLoop() {
+    flusher_.request_stop();
+    sender_.request_stop();
+    if (flusher_.joinable()) flusher_.join();
+    if (sender_.joinable()) sender_.join();
+    ctx_.dispatcher->set_on_queued({});
+  }
+  NotifyLoop(const NotifyLoop&) = delete;
+  NotifyLoop& operator=(const NotifyLoop&) = delete;
 
  private:
   Context& ctx_;
