@@ -21,14 +21,7 @@ namespace {
 std::string labels_json(const LabelSet& l) {
   std::string out;
   out.reserve(16 + l.size() * 32);
-  out.push_back('{');
-  for (const auto& [k, v] : l) {
-    if (out.size() > 1) out.push_back(',');
-    json::append_string(out, k);
-    out.push_back(':');
-    json::append_string(out, v);
-  }
-  out.push_back('}');
+  json::append_string_map(out, l);
   return out;
 }
 
@@ -756,20 +749,6 @@ std::vector<AlertService::Snapshot> AlertService::snapshot() {
       }
       out.push_back({tenant_id, std::move(v)});
     }
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, uint64_t>> AlertService::take_changes() {
-  std::lock_guard lock(mu_);
-  std::vector<std::pair<std::string, uint64_t>> out;
-  for (auto& [tenant_id, t] : tenants_) {
-    for (uint64_t fp : t.changed)
-      if (auto it = t.alerts.find(fp); it != t.alerts.end() && it->second.changed) {
-        it->second.changed = false;
-        out.emplace_back(tenant_id, fp);
-      }
-    t.changed.clear();
   }
   return out;
 }

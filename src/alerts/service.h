@@ -128,11 +128,9 @@ class AlertService {
     AlertView view;
   };
   std::vector<Snapshot> snapshot();
-  // The alerts received (or loaded at start) since the previous call, as (tenant, fingerprint):
-  // the dispatcher regroups only these.
-  std::vector<std::pair<std::string, uint64_t>> take_changes();
-  // Same, without copies: calls fn for each alert received since the previous call (each once),
-  // under the service's lock. fn must be quick and must not call back into the service.
+  // Calls fn for each alert received (or loaded at start) since the previous call, each once,
+  // under the service's lock, without copies: the dispatcher regroups only these. fn must be
+  // quick and must not call back into the service.
   void visit_changes(
       const std::function<void(const std::string& tenant_id, const Alert& alert)>& fn);
   // (tenant, fingerprint) keys ordered by fingerprint first: tenant ids (long, alike) are

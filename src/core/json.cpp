@@ -1,7 +1,6 @@
 // Strict JSON parsing and typed field access.
 #include "core/json.h"
 
-
 namespace sira::json {
 
 bool valid_utf8(std::string_view s) {
@@ -14,10 +13,14 @@ bool valid_utf8(std::string_view s) {
     }
     size_t len;
     uint32_t cp;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-    else return false;
+    if ((c & 0xE0) == 0xC0)
+      len = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, cp = c & 0x07;
+    else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       unsigned char cc = static_cast<unsigned char>(s[i + k]);
@@ -31,7 +34,6 @@ bool valid_utf8(std::string_view s) {
   }
   return true;
 }
-
 
 Result<bj::value> parse(std::string_view text) {
   if (!valid_utf8(text)) return fail(ErrorCode::kMalformedJson, "body is not valid UTF-8");
@@ -132,7 +134,9 @@ Result<std::optional<std::vector<std::string>>> optional_string_array(const bj::
   return std::optional<std::vector<std::string>>(std::move(out));
 }
 
-std::string serialize(const bj::value& v) { return bj::serialize(v); }
+std::string serialize(const bj::value& v) {
+  return bj::serialize(v);
+}
 
 bj::array string_array(const std::vector<std::string>& items) {
   bj::array a;
@@ -179,6 +183,19 @@ void append_string(std::string& out, std::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+void append_string_map(std::string& out, const std::map<std::string, std::string>& m) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_string(out, k);
+    out.push_back(':');
+    append_string(out, v);
+  }
+  out.push_back('}');
 }
 
 }  // namespace sira::json

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +32,9 @@ Result<std::optional<std::string>> optional_string(const bj::object& obj, std::s
                                                    size_t max_len = 1024);
 Result<std::optional<int64_t>> optional_int(const bj::object& obj, std::string_view key);
 Result<std::optional<bool>> optional_bool(const bj::object& obj, std::string_view key);
-Result<std::optional<std::vector<std::string>>> optional_string_array(
-    const bj::object& obj, std::string_view key, size_t max_items = 64);
+Result<std::optional<std::vector<std::string>>> optional_string_array(const bj::object& obj,
+                                                                      std::string_view key,
+                                                                      size_t max_items = 64);
 
 bool valid_utf8(std::string_view s);
 bj::array string_array(const std::vector<std::string>& items);
@@ -40,5 +42,7 @@ std::string serialize(const bj::value& v);
 // Appends `s` as a JSON string literal (quotes and escapes included), for writers that build
 // large documents as text instead of a DOM. `s` must be valid UTF-8.
 void append_string(std::string& out, std::string_view s);
+// Appends {"name":"value",...} in the map's order (label sets and the like).
+void append_string_map(std::string& out, const std::map<std::string, std::string>& m);
 
 }  // namespace sira::json
